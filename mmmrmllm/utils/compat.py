@@ -1,0 +1,101 @@
+"""Fixes for MMEngine 0.10.7 under current torch.
+
+Each fix is applied once, at ``import mmmrmllm``, and has a test that fails
+without it (``tests/test_utils/test_compat.py``).
+
+1. Checkpoints: torch >= 2.6 loads with ``weights_only=True`` by default, and
+   MMEngine 0.10.7 calls ``torch.load`` without the argument, so it cannot
+   read back its own checkpoints (``message_hub`` holds ``HistoryBuffer`` and
+   numpy arrays). We keep the safe loader and allow-list exactly those
+   globals; anything else fails with an error naming the file and the global.
+2. Distributed on CPU: the ``pytorch`` launcher calls
+   ``torch.cuda.set_device`` and the default DDP wrapper passes
+   ``device_ids``, so ``torchrun`` cannot start on a machine without a GPU.
+   :func:`setup_cpu_distributed` initialises a ``gloo`` process group before
+   the Runner is built (MMEngine then skips its own initialisation) and sets a
+   DDP wrapper without ``device_ids``.
+"""
+import os
+
+import numpy as np
+import torch
+from mmengine.runner.checkpoint import CheckpointLoader
+
+_applied = False
+
+
+def _checkpoint_safe_globals() -> list:
+    from mmengine.logging.history_buffer import HistoryBuffer
+    safe = [
+        HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
+        np.core.multiarray.scalar
+    ]
+    # numpy >= 1.25 pickles dtypes as instances of per-type classes.
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        safe += [
+            getattr(dtypes, name) for name in dir(dtypes)
+            if name.endswith('DType')
+        ]
+    return safe
+
+
+def load_checkpoint_file(filename: str, map_location=None):
+    """Load a local checkpoint with ``weights_only=True``.
+
+    MMEngine's own checkpoint contents are allow-listed. A file that needs
+    any other global is refused with an error naming it.
+    """
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    try:
+        with torch.serialization.safe_globals(_checkpoint_safe_globals()):
+            return torch.load(
+                filename, map_location=map_location, weights_only=True)
+    except Exception as err:  # UnpicklingError and friends
+        if 'Weights only load failed' not in str(err):
+            raise
+        raise RuntimeError(
+            f'cannot load checkpoint {filename!r} safely: it contains '
+            'objects outside the allow-list (see the message below). If you '
+            'trust the file, allow the named global with '
+            '`torch.serialization.add_safe_globals([...])` before loading.'
+            f'\n{err}') from None
+
+
+def apply_compat() -> None:
+    """Apply every fix of this module (idempotent)."""
+    global _applied
+    if _applied:
+        return
+    CheckpointLoader.register_scheme(
+        prefixes='', force=True)(load_checkpoint_file)
+    _applied = True
+
+
+def setup_cpu_distributed(cfg, launcher: str) -> None:
+    """Make ``launcher='pytorch'`` work on a machine without a GPU.
+
+    With CUDA available this does nothing: MMEngine's own path is used. On
+    CPU it initialises the ``gloo`` process group from the ``torchrun``
+    environment and sets ``cfg.model_wrapper_cfg`` to a DDP wrapper without
+    ``device_ids`` (keeping ``find_unused_parameters`` from the config).
+
+    Args:
+        cfg (Config): The config the Runner will be built from.
+        launcher (str): The launcher given on the command line.
+    """
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    env_cfg = cfg.setdefault('env_cfg', {})
+    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'

@@ -1,0 +1,130 @@
+import os
+import os.path as osp
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mmmrmllm.utils.compat import load_checkpoint_file
+
+from .toy import ToyDataset, ToyModel
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+class RecordHook(Hook):
+    """Record the loss and learning rate of every iteration."""
+
+    def __init__(self):
+        self.records = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        lr = runner.optim_wrapper.get_lr()['lr'][0]
+        self.records.append((runner.iter, outputs['loss'].item(), lr))
+
+
+def _runner(work_dir, max_iters, resume=False):
+    hook = RecordHook()
+    runner = Runner(
+        model=ToyModel(),
+        work_dir=work_dir,
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            batch_size=2,
+            num_workers=0),
+        optim_wrapper=dict(
+            optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
+        param_scheduler=dict(type='MultiStepLR', milestones=[3], gamma=0.5,
+                             by_epoch=False),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=2,
+                            by_epoch=False)),
+        custom_hooks=[hook],
+        randomness=dict(seed=0),
+        resume=resume,
+        default_scope='mmmrmllm')
+    return runner, hook
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    full, full_hook = _runner(str(tmp_path / 'full'), max_iters=6)
+    full.train()
+
+    part, part_hook = _runner(str(tmp_path / 'part'), max_iters=4)
+    part.train()
+    ckpt = str(tmp_path / 'part' / 'iter_4.pth')
+    # The fix is needed: plain torch.load refuses MMEngine's own checkpoint.
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(ckpt)
+
+    resumed, resumed_hook = _runner(
+        str(tmp_path / 'part'), max_iters=6, resume=True)
+    resumed.train()
+
+    assert [r[0] for r in resumed_hook.records] == [4, 5]
+    expected = full_hook.records[4:]
+    for (it, loss, lr), (eit, eloss, elr) in zip(resumed_hook.records,
+                                                  expected):
+        assert it == eit
+        assert loss == pytest.approx(eloss, abs=1e-7)
+        assert lr == pytest.approx(elr)
+    full_state = full.optim_wrapper.optimizer.state_dict()['state']
+    resumed_state = resumed.optim_wrapper.optimizer.state_dict()['state']
+    for key in full_state:
+        torch.testing.assert_close(full_state[key]['momentum_buffer'],
+                                   resumed_state[key]['momentum_buffer'])
+    for p_full, p_res in zip(full.model.parameters(),
+                             resumed.model.parameters()):
+        torch.testing.assert_close(p_full, p_res)
+
+
+def test_unsafe_checkpoint_error_names_file(tmp_path):
+
+    class Custom:
+        pass
+
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'obj': Custom()}, path)
+    with pytest.raises(RuntimeError, match='evil.pth'):
+        load_checkpoint_file(path)
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        load_checkpoint_file(str(tmp_path / 'missing.pth'))
+
+
+def _final_weights(path):
+    return torch.load(path, weights_only=True)
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_match_one_process(tmp_path):
+    worker = osp.join(HERE, 'ddp_worker.py')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    ddp_out = str(tmp_path / 'ddp.pth')
+    single_out = str(tmp_path / 'single.pth')
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+        '2', '--master_port', '29517', worker, ddp_out, '1', 'pytorch'
+    ]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    res = subprocess.run(
+        [sys.executable, worker, single_out, '2', 'none'],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+
+    ddp, single = _final_weights(ddp_out), _final_weights(single_out)
+    init = ToyModel().state_dict()
+    assert not torch.allclose(single['linear.weight'], init['linear.weight'])
+    for key in single:
+        torch.testing.assert_close(ddp[key], single[key], atol=1e-6,
+                                   rtol=1e-6)
+    assert ddp.keys() == single.keys()
