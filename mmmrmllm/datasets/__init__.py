@@ -1,1 +1,19 @@
+from .base import DataRecordError, DropCountMixin
+from .coco import CODADataset, MRMLLMCocoDataset
+from .cornershapes import CornerShapesDataset, generate_cornershapes
+from .json_dataset import MRMLLMJsonDataset
+from .samplers import MixedRatioSampler
+from .transforms import (
+                         EncoderView,
+                         PackMRMLLMInputs,
+                         RandomFlipWithText,
+                         SkipIfQuestions,
+)
+from .vqa import GQADataset, VQAv2Dataset
 
+__all__ = [
+    'DataRecordError', 'DropCountMixin', 'MRMLLMCocoDataset', 'CODADataset',
+    'CornerShapesDataset', 'generate_cornershapes', 'MRMLLMJsonDataset',
+    'MixedRatioSampler', 'EncoderView', 'PackMRMLLMInputs',
+    'RandomFlipWithText', 'SkipIfQuestions', 'GQADataset', 'VQAv2Dataset'
+]

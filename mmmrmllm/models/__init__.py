@@ -1,1 +1,19 @@
+"""Models of mmmrmllm; importing registers them in ``mmmrmllm.registry``."""
+from .data_preprocessors import MRMLLMDataPreprocessor
+from .detectors import (BaseDetectorAdapter, DETRAdapter, SingleStageAdapter,
+                        TwoStageAdapter, build_detector_adapter)
+from .fusion import SharedQueryFusion
+from .llm import LLMHead
+from .mrmllm import MRMLLM
+from .perception import (PerceptionEncoder, PerceptionFeedback,
+                         PerceptionPromptGenerator)
+from .utils import load_instructblip, load_qformer
+from .vision_encoders import HFVisionEncoder, MMVisionEncoder, VisualTokens
 
+__all__ = [
+    'MRMLLMDataPreprocessor', 'BaseDetectorAdapter', 'SingleStageAdapter',
+    'TwoStageAdapter', 'DETRAdapter', 'build_detector_adapter',
+    'SharedQueryFusion', 'LLMHead', 'MRMLLM', 'PerceptionEncoder',
+    'PerceptionFeedback', 'PerceptionPromptGenerator', 'HFVisionEncoder',
+    'MMVisionEncoder', 'VisualTokens', 'load_instructblip', 'load_qformer'
+]

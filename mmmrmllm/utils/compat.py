@@ -8,6 +8,10 @@ without it (``tests/test_utils/test_compat.py``).
    read back its own checkpoints (``message_hub`` holds ``HistoryBuffer`` and
    numpy arrays). We keep the safe loader and allow-list exactly those
    globals; anything else fails with an error naming the file and the global.
+   ``HistoryBuffer.__getstate__`` also pickles its statistics *functions*
+   (``getattr(HistoryBuffer, 'min')``), which no safe loader may accept; we
+   stop pickling them -- they are re-registered at import time anyway (by
+   ``HistoryBuffer`` itself and by any ``register_statistics`` decorator).
 2. Distributed on CPU: the ``pytorch`` launcher calls
    ``torch.cuda.set_device`` and the default DDP wrapper passes
    ``device_ids``, so ``torchrun`` cannot start on a machine without a GPU.
@@ -63,11 +67,19 @@ def load_checkpoint_file(filename: str, map_location=None):
             f'\n{err}') from None
 
 
+def _history_buffer_getstate(self) -> dict:
+    state = dict(self.__dict__)
+    state.pop('statistics_methods', None)
+    return state
+
+
 def apply_compat() -> None:
     """Apply every fix of this module (idempotent)."""
     global _applied
     if _applied:
         return
+    from mmengine.logging.history_buffer import HistoryBuffer
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
     CheckpointLoader.register_scheme(
         prefixes='', force=True)(load_checkpoint_file)
     _applied = True

@@ -1,1 +1,3 @@
+from .local_visualizer import MRMLLMVisualizer
 
+__all__ = ['MRMLLMVisualizer']

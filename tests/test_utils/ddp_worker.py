@@ -34,7 +34,7 @@ def main():
         train_cfg=dict(by_epoch=False, max_iters=1),
         default_hooks=dict(checkpoint=None),
         launcher=launcher,
-        model_wrapper_cfg=cfg.get('model_wrapper_cfg'),
+        cfg=cfg,
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         default_scope='mmmrmllm')
     runner.train()

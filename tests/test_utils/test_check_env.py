@@ -2,8 +2,12 @@ import sys
 
 import pytest
 
-from mmmrmllm.utils.check_env import (SETUP_HINT, check_mmcv_ops,
-                                      check_versions, installed_versions)
+from mmmrmllm.utils.check_env import (
+    SETUP_HINT,
+    check_mmcv_ops,
+    check_versions,
+    installed_versions,
+)
 
 
 def test_installed_stack_passes():

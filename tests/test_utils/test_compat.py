@@ -1,3 +1,4 @@
+import argparse
 import os
 import os.path as osp
 import pickle
@@ -87,12 +88,8 @@ def test_resume_matches_uninterrupted_run(tmp_path):
 
 
 def test_unsafe_checkpoint_error_names_file(tmp_path):
-
-    class Custom:
-        pass
-
     path = str(tmp_path / 'evil.pth')
-    torch.save({'obj': Custom()}, path)
+    torch.save({'obj': argparse.Namespace(a=1)}, path)
     with pytest.raises(RuntimeError, match='evil.pth'):
         load_checkpoint_file(path)
     with pytest.raises(FileNotFoundError, match='missing.pth'):

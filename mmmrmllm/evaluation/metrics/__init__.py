@@ -1,0 +1,5 @@
+from .corner_recall import CornerRecall
+from .det_metric import MRMLLMCocoMetric
+from .vqa_metric import GQAAccuracy, VQAAccuracy
+
+__all__ = ['MRMLLMCocoMetric', 'CornerRecall', 'VQAAccuracy', 'GQAAccuracy']

@@ -1,0 +1,102 @@
+"""VQA accuracy over multi-question, mixed samples."""
+from collections import defaultdict
+from typing import Dict, Optional, Sequence
+
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+
+from mmmrmllm.registry import METRICS
+
+from ..functional import vqa_score
+
+
+@METRICS.register_module()
+class VQAAccuracy(BaseMetric):
+    """VQA accuracy with a per-question-type breakdown.
+
+    Wraps mmpretrain's answer normalisation for samples that carry several
+    questions (``questions``, ``gt_answers``, ``question_types``,
+    ``pred_answers``; contracts.md) and for mixed evaluations: samples
+    without questions are skipped, questions without reference answers
+    (test splits) are not scored. The score per question is
+    :func:`vqa_score`: the official VQAv2 leave-one-out consensus with at
+    least ``min_consensus_refs`` references, normalised exact match
+    otherwise.
+
+    Reported (fractions in ``[0, 1]``): ``acc``; ``acc_<type>`` for each
+    non-empty question type; ``num_questions``.
+
+    Args:
+        min_consensus_refs (int): See :func:`vqa_score`. Defaults to 10.
+        collect_device (str): See MMEngine's ``BaseMetric``.
+        prefix (str, optional): Defaults to ``'vqa'``.
+
+    Raises:
+        ValueError: If a sample with questions has no or too few
+            ``pred_answers``.
+    """
+    default_prefix: Optional[str] = 'vqa'
+
+    def __init__(self,
+                 min_consensus_refs: int = 10,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.min_consensus_refs = min_consensus_refs
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Score each answered question of each sample."""
+        for sample in data_samples:
+            questions = sample.get('questions') or []
+            if not questions:
+                continue
+            preds = sample.get('pred_answers')
+            if preds is None or len(preds) != len(questions):
+                raise ValueError(
+                    f'sample img_id={sample.get("img_id")!r} has '
+                    f'{len(questions)} questions but pred_answers={preds!r}')
+            refs = sample.get('gt_answers') or [[] for _ in questions]
+            types = sample.get('question_types') or [''] * len(questions)
+            for pred, ref, qtype in zip(preds, refs, types):
+                if not ref:
+                    continue
+                self.results.append(
+                    dict(
+                        score=vqa_score(pred, ref, self.min_consensus_refs),
+                        type=qtype or ''))
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Overall and per-type accuracy ({} if nothing was scored)."""
+        if not results:
+            MMLogger.get_current_instance().warning(
+                f'{type(self).__name__}: no answered questions to evaluate')
+            return {}
+        by_type = defaultdict(list)
+        for r in results:
+            by_type[r['type']].append(r['score'])
+        metrics = dict(acc=sum(r['score'] for r in results) / len(results))
+        for qtype in sorted(t for t in by_type if t):
+            scores = by_type[qtype]
+            metrics[f'acc_{qtype}'] = sum(scores) / len(scores)
+        metrics['num_questions'] = len(results)
+        return metrics
+
+
+@METRICS.register_module()
+class GQAAccuracy(VQAAccuracy):
+    """GQA accuracy: normalised exact match against the reference answer,
+    with the per-type breakdown of :class:`VQAAccuracy`.
+
+    Args:
+        collect_device (str): See MMEngine's ``BaseMetric``.
+        prefix (str, optional): Defaults to ``'gqa'``.
+    """
+    default_prefix: Optional[str] = 'gqa'
+
+    def __init__(self,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(
+            min_consensus_refs=2**31,
+            collect_device=collect_device,
+            prefix=prefix)

@@ -1,0 +1,3 @@
+from .mrmllm_data_preprocessor import MRMLLMDataPreprocessor
+
+__all__ = ['MRMLLMDataPreprocessor']

@@ -1,0 +1,4 @@
+from .qformer_layers import QFormerLayer
+from .shared_query_fusion import SharedQueryFusion, resample_to_grid
+
+__all__ = ['QFormerLayer', 'SharedQueryFusion', 'resample_to_grid']

@@ -1,0 +1,221 @@
+"""SharedQueryFusion: the paper's shared query fusion (Eq. 1)."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmmrmllm.registry import MODELS
+from .qformer_layers import QFormerEmbeddings, QFormerEncoder, QFormerLayer
+
+
+def resample_to_grid(feats: Sequence[Tensor], valid_hw: Sequence[Tuple[int,
+                                                                       int]],
+                     pad_hw: Tuple[int, int], grid: Tuple[int,
+                                                          int]) -> Tensor:
+    """Resample neck levels onto the encoder's patch grid.
+
+    Each level is cropped to the image's valid (unpadded) region, resampled
+    bilinearly to ``grid`` and the levels are averaged (ARCHITECTURE.md,
+    "sum fusion geometry").
+
+    Args:
+        feats (Sequence[Tensor]): Levels, each (B, C, Hl, Wl).
+        valid_hw (Sequence[tuple[int, int]]): Per-sample (h, w) of the image
+            inside the padded detector input.
+        pad_hw (tuple[int, int]): Padded detector input size (Hp, Wp).
+        grid (tuple[int, int]): Encoder patch grid (gh, gw).
+
+    Returns:
+        Tensor: (B, gh * gw, C).
+    """
+    out = []
+    for i, (h, w) in enumerate(valid_hw):
+        acc = 0
+        for level in feats:
+            lh, lw = level.shape[-2:]
+            ch = max(1, min(lh, round(lh * h / pad_hw[0])))
+            cw = max(1, min(lw, round(lw * w / pad_hw[1])))
+            crop = level[i:i + 1, :, :ch, :cw]
+            acc = acc + F.interpolate(
+                crop, size=grid, mode='bilinear', align_corners=False)
+        out.append(acc / len(feats))
+    return torch.cat(out).flatten(2).transpose(1, 2)
+
+
+@MODELS.register_module()
+class SharedQueryFusion(BaseModule):
+    """Learned queries fused with the MLLM's visual tokens and the
+    detector's features (MR-MLLM's shared query fusion).
+
+    One block is ``H(n+1) = L(H(n), V_proj(Vf_m) + g * P_proj(Vf_p))``: a
+    Q-Former layer (HF BLIP-2 / InstructBLIP layout, so those weights load
+    one-to-one) whose cross-attention memory carries both streams.
+
+    - ``fusion='sum'`` (Eq. 1): detector levels are resampled to the encoder's
+      patch grid (:func:`resample_to_grid`), projected by ``p_proj`` and added,
+      scaled by the zero-initialised ``p_gate``, to the patch tokens; prefix
+      (CLS) tokens get no perception term.
+    - ``fusion='concat'``: the same resampled tokens form a separate memory
+      read by a gated perception branch of each cross-attention (shared
+      key/value weights, own softmax, zero gate), so they take no softmax
+      mass from the visual tokens at step 0.
+
+    Perception tokens (embedded detections) always go to the gated branch.
+    Optional instruction tokens join the self-attention (InstructBLIP style).
+
+    Args:
+        vision_dims (int): Width of the encoder tokens ``Vf_m``.
+        perception_dims (int, optional): Channels of the detector neck
+            ``Vf_p``. None: no perception features.
+        num_queries (int): Number of shared queries.
+        hidden_size (int): Query width.
+        num_layers (int): Number of blocks.
+        num_heads (int): Attention heads.
+        intermediate_size (int): FFN width.
+        cross_attention_frequency (int): Cross-attend every n-th layer.
+        memory_dims (int, optional): Width of the memory; defaults to
+            ``vision_dims`` (then ``v_proj`` is the identity, as in HF).
+        fusion (str): ``'sum'`` or ``'concat'``.
+        vocab_size (int): Instruction vocabulary (BERT's is 30522).
+        max_position_embeddings (int): Instruction positions.
+        layer_norm_eps (float): LayerNorm epsilon.
+        dropout (float): Hidden dropout.
+        attn_dropout (float): Attention dropout.
+        hidden_act (str): FFN activation.
+        pad_token_id (int): Instruction padding id.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 vision_dims: int,
+                 perception_dims: Optional[int] = None,
+                 num_queries: int = 32,
+                 hidden_size: int = 768,
+                 num_layers: int = 12,
+                 num_heads: int = 12,
+                 intermediate_size: int = 3072,
+                 cross_attention_frequency: int = 1,
+                 memory_dims: Optional[int] = None,
+                 fusion: str = 'sum',
+                 vocab_size: int = 30523,
+                 max_position_embeddings: int = 512,
+                 layer_norm_eps: float = 1e-12,
+                 dropout: float = 0.1,
+                 attn_dropout: float = 0.1,
+                 hidden_act: str = 'gelu',
+                 pad_token_id: int = 0,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if fusion not in ('sum', 'concat'):
+            raise ValueError(f"fusion must be 'sum' or 'concat', got "
+                             f'{fusion!r}')
+        self.fusion = fusion
+        self.num_queries = num_queries
+        self.hidden_size = hidden_size
+        self.memory_dims = memory_dims or vision_dims
+        self.query_tokens = nn.Parameter(
+            torch.zeros(1, num_queries, hidden_size))
+        nn.init.normal_(self.query_tokens, std=0.02)
+        self.embeddings = QFormerEmbeddings(vocab_size, hidden_size,
+                                            max_position_embeddings,
+                                            layer_norm_eps, dropout,
+                                            pad_token_id)
+        self.encoder = QFormerEncoder([
+            QFormerLayer(hidden_size, num_heads, intermediate_size,
+                         self.memory_dims,
+                         i % cross_attention_frequency == 0, layer_norm_eps,
+                         attn_dropout, dropout, hidden_act)
+            for i in range(num_layers)
+        ])
+        self.v_proj = nn.Identity() if self.memory_dims == vision_dims \
+            else nn.Linear(vision_dims, self.memory_dims)
+        self.perception_dims = perception_dims
+        if perception_dims is not None:
+            self.p_proj = nn.Sequential(
+                nn.Linear(perception_dims, self.memory_dims),
+                nn.LayerNorm(self.memory_dims))
+            if fusion == 'sum':
+                # Eq. 1's perception term starts switched off (zero gate);
+                # in 'concat' mode the layers' perception gates do this.
+                self.p_gate = nn.Parameter(torch.zeros(1))
+
+    def forward(self,
+                visual_tokens: Tensor,
+                num_prefix_tokens: int = 0,
+                grid: Optional[Tuple[int, int]] = None,
+                perception_feats: Optional[Sequence[Tensor]] = None,
+                valid_hw: Optional[List[Tuple[int, int]]] = None,
+                pad_hw: Optional[Tuple[int, int]] = None,
+                perception_tokens: Optional[Tensor] = None,
+                perception_mask: Optional[Tensor] = None,
+                instruction_ids: Optional[Tensor] = None,
+                instruction_mask: Optional[Tensor] = None) -> Tensor:
+        """Compute the shared queries.
+
+        Args:
+            visual_tokens (Tensor): ``Vf_m``, (B, L, Cv) = prefix + patches.
+            num_prefix_tokens (int): Leading CLS/extra tokens in L.
+            grid (tuple[int, int], optional): Patch grid (gh, gw),
+                ``gh * gw == L - num_prefix_tokens``.
+            perception_feats (Sequence[Tensor], optional): ``Vf_p``, neck
+                levels (B, Cp, Hl, Wl).
+            valid_hw (list[tuple[int, int]], optional): Per-sample valid
+                (h, w) in the padded detector input.
+            pad_hw (tuple[int, int], optional): Padded input size.
+            perception_tokens (Tensor, optional): Embedded detections,
+                (B, P, Cm).
+            perception_mask (Tensor, optional): (B, P) bool, True = valid.
+            instruction_ids (Tensor, optional): (B, T) instruction ids.
+            instruction_mask (Tensor, optional): (B, T) 1 = valid.
+
+        Returns:
+            Tensor: Shared queries ``Q_shared``, (B, Nq, hidden_size).
+        """
+        memory = self.v_proj(visual_tokens)
+        branch_tokens = []
+        branch_masks = []
+        if perception_feats is not None and self.perception_dims is not None:
+            p = resample_to_grid(perception_feats, valid_hw, pad_hw, grid)
+            p = self.p_proj(p)
+            if self.fusion == 'sum':
+                p = F.pad(p, (0, 0, num_prefix_tokens, 0))
+                memory = memory + self.p_gate * p
+            else:
+                branch_tokens.append(p)
+                branch_masks.append(
+                    p.new_ones(p.shape[:2], dtype=torch.bool))
+        if perception_tokens is not None:
+            branch_tokens.append(perception_tokens)
+            if perception_mask is None:
+                perception_mask = perception_tokens.new_ones(
+                    perception_tokens.shape[:2], dtype=torch.bool)
+            branch_masks.append(perception_mask)
+        perception = None
+        if branch_tokens:
+            mask = torch.cat(branch_masks, dim=1)
+            tokens = torch.cat(branch_tokens, dim=1)
+            # A sample with no valid token gets one zero token, so its
+            # softmax stays finite (its branch output is then zero).
+            empty = ~mask.any(dim=1)
+            mask = torch.cat([mask, empty[:, None]], dim=1)
+            tokens = F.pad(tokens, (0, 0, 0, 1))
+            additive = (~mask).to(tokens.dtype) * -10000.0
+            perception = (tokens, additive[:, None, None, :])
+
+        b = visual_tokens.shape[0]
+        queries = self.query_tokens.expand(b, -1, -1)
+        hidden = self.embeddings(queries, instruction_ids)
+        self_mask = None
+        if instruction_ids is not None and instruction_mask is not None:
+            full = torch.cat([
+                instruction_mask.new_ones(b, self.num_queries),
+                instruction_mask
+            ], dim=1)
+            self_mask = (1.0 - full[:, None, None, :].to(hidden.dtype)) * \
+                -10000.0
+        for layer in self.encoder.layer:
+            hidden = layer(hidden, self_mask, memory, self.num_queries,
+                           perception)
+        return hidden[:, :self.num_queries]

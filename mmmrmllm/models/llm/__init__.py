@@ -1,0 +1,3 @@
+from .llm_head import EncodedPrompt, LLMHead, majority_answer
+
+__all__ = ['EncodedPrompt', 'LLMHead', 'majority_answer']

@@ -1,0 +1,347 @@
+"""LLMHead: a Hugging Face causal LM with its tokenizer."""
+import os
+from collections import Counter
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+
+import torch
+import transformers
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmmrmllm.registry import MODELS
+from .byte_tokenizer import BYTE_TOKENIZER, build_byte_tokenizer
+
+IMAGE_TOKEN = '<image>'
+
+
+class EncodedPrompt(NamedTuple):
+    """Token ids of one (image, question) sequence around its visual tokens.
+
+    Attributes:
+        prefix (list[int]): Text before the visual tokens (with BOS).
+        suffix (list[int]): Text after them: perception text + question.
+        answer (list[int]): Answer + EOS (empty at inference).
+    """
+    prefix: List[int]
+    suffix: List[int]
+    answer: List[int]
+
+    def prompt_len(self, num_visual: int) -> int:
+        return len(self.prefix) + num_visual + len(self.suffix)
+
+
+def majority_answer(answers: Sequence[str]) -> str:
+    """The most frequent reference answer (the first on ties)."""
+    if isinstance(answers, str):
+        return answers
+    if not answers:
+        raise ValueError('a question has no reference answer')
+    counts = Counter(answers)
+    return max(answers, key=lambda a: counts[a])
+
+
+@MODELS.register_module()
+class LLMHead(BaseModule):
+    """Any ``AutoModelForCausalLM`` (LLaMA/Vicuna, Qwen2/3, Mistral, GPT-2,
+    SmolLM, ...) with its tokenizer, fed visual embeddings and text.
+
+    A sequence is ``prefix | visual | suffix | answer``: the prompt template
+    is split at ``<image>``; ``{perception}`` and ``{question}`` fill the
+    suffix. The loss covers answer tokens only (everything else is -100).
+    Generation is batched, left-padded, with the KV cache.
+
+    Args:
+        name_or_path (str, optional): Local ``from_pretrained`` directory.
+        model_cfg (dict, optional): ``model_type`` + config kwargs for a
+            randomly initialised model (tests), e.g. ``dict(model_type=
+            'llama', hidden_size=64, ...)``.
+        tokenizer (str, optional): Tokenizer directory; defaults to
+            ``name_or_path``. ``'byte'``: a built-in byte-level tokenizer
+            (259 ids, no files; for tiny models).
+        gguf_file (str, optional): GGUF file name inside ``name_or_path``.
+        train_mode (str): ``'frozen'``, ``'full'`` or ``'lora'``.
+        lora_cfg (dict, optional): ``peft.LoraConfig`` kwargs.
+        prompt_template (str): With one ``<image>`` and ``{question}``;
+            ``{perception}`` optional.
+        answer_prefix (str): Prepended to the answer text before tokenising.
+        max_length (int, optional): Context length; defaults to the model's.
+        torch_dtype (str, optional): e.g. ``'bfloat16'``.
+        generation_cfg (dict, optional): Defaults for ``generate``.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 name_or_path: Optional[str] = None,
+                 model_cfg: Optional[dict] = None,
+                 tokenizer: Optional[str] = None,
+                 gguf_file: Optional[str] = None,
+                 train_mode: str = 'frozen',
+                 lora_cfg: Optional[dict] = None,
+                 prompt_template: str = (
+                     '<image>{perception}Question: {question} Answer:'),
+                 answer_prefix: str = ' ',
+                 max_length: Optional[int] = None,
+                 torch_dtype: Optional[str] = None,
+                 generation_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if (name_or_path is None) == (model_cfg is None):
+            raise ValueError('give exactly one of name_or_path and model_cfg')
+        if train_mode not in ('frozen', 'full', 'lora'):
+            raise ValueError(f'unknown train_mode {train_mode!r}')
+        if prompt_template.count(IMAGE_TOKEN) != 1 or \
+                '{question}' not in prompt_template:
+            raise ValueError('prompt_template needs exactly one <image> and '
+                             f'a {{question}} field: {prompt_template!r}')
+        dtype = getattr(torch, torch_dtype) if torch_dtype else None
+        tok_path = tokenizer or name_or_path
+        for path, what in ((name_or_path, 'LLM weights'),
+                           (tok_path, 'tokenizer')):
+            if path not in (None, BYTE_TOKENIZER) and not os.path.isdir(path):
+                raise FileNotFoundError(f'{what} directory {path!r} not found '
+                                        '(LLMHead loads local directories '
+                                        'only)')
+        if tok_path is None:
+            raise ValueError('a model built from model_cfg needs a tokenizer '
+                             'directory')
+        tok_kwargs = dict(gguf_file=gguf_file) if gguf_file and \
+            tok_path == name_or_path else {}
+        if tok_path == BYTE_TOKENIZER:
+            self.tokenizer = build_byte_tokenizer()
+        else:
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(
+                tok_path, **tok_kwargs)
+        if model_cfg is not None:
+            cfg = dict(model_cfg)
+            config = transformers.AutoConfig.for_model(
+                cfg.pop('model_type'), **cfg)
+            model = transformers.AutoModelForCausalLM.from_config(
+                config, torch_dtype=dtype)
+        else:
+            kwargs = dict(torch_dtype=dtype)
+            if gguf_file:
+                kwargs['gguf_file'] = gguf_file
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                name_or_path, **kwargs)
+        self.source = name_or_path
+        vocab = model.get_input_embeddings().num_embeddings
+        if len(self.tokenizer) > vocab:
+            raise ValueError(
+                f'tokenizer {tok_path!r} has {len(self.tokenizer)} tokens but '
+                f'the LLM embeds only {vocab}: they do not belong together')
+        tok = self.tokenizer
+        self.eos_token_id = tok.eos_token_id
+        if self.eos_token_id is None:
+            raise ValueError(f'tokenizer {tok_path!r} has no EOS token')
+        # Llama/GPT-2 tokenizers have no pad token; padding positions are
+        # masked out anyway, so EOS serves.
+        self.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None \
+            else self.eos_token_id
+        self.train_mode = train_mode
+        if train_mode == 'lora':
+            import peft
+            lora = dict(r=8, lora_alpha=16, lora_dropout=0.05)
+            lora.update(lora_cfg or {})
+            model = peft.get_peft_model(
+                model, peft.LoraConfig(task_type='CAUSAL_LM', **lora))
+        self.model = model
+        if train_mode == 'frozen':
+            self.model.requires_grad_(False)
+            self.model.eval()
+        self.prompt_template = prompt_template
+        self.answer_prefix = answer_prefix
+        cfg = model.config
+        ctx = getattr(cfg, 'max_position_embeddings', None) or getattr(
+            cfg, 'n_positions', None)
+        self.max_length = max_length or ctx
+        if self.max_length is None:
+            raise ValueError('cannot tell the LLM context length; set '
+                             'max_length')
+        self.generation_cfg = dict(max_new_tokens=20, do_sample=False)
+        self.generation_cfg.update(generation_cfg or {})
+
+    @property
+    def frozen(self) -> bool:
+        return self.train_mode == 'frozen'
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.get_input_embeddings().embedding_dim
+
+    def train(self, mode: bool = True):
+        super().train(mode and not self.frozen)
+        return self
+
+    def embed_ids(self, ids: Tensor) -> Tensor:
+        """Token embeddings of ``ids`` (...,) → (..., H)."""
+        return self.model.get_input_embeddings()(ids)
+
+    def embed_texts(self, texts: Sequence[str]) -> Tensor:
+        """Mean token embedding per text (e.g. class names).
+
+        Args:
+            texts (Sequence[str]): N texts.
+
+        Returns:
+            Tensor: (N, H).
+        """
+        emb = self.model.get_input_embeddings()
+        out = []
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.frozen):
+            for text in texts:
+                ids = self.tokenizer(
+                    text, add_special_tokens=False).input_ids or \
+                    [self.eos_token_id]
+                out.append(
+                    emb(torch.tensor(ids, device=emb.weight.device)).mean(0))
+        return torch.stack(out)
+
+    def _encode(self, question: str, perception: str) -> EncodedPrompt:
+        before, after = self.prompt_template.split(IMAGE_TOKEN)
+        fields = dict(question=question, perception=perception)
+        tok = self.tokenizer
+        prefix = tok(before.format(**fields),
+                     add_special_tokens=True).input_ids
+        suffix = tok(after.format(**fields), add_special_tokens=False)
+        return EncodedPrompt(prefix, suffix.input_ids, [])
+
+    def encode_image_prompts(
+            self,
+            questions: Sequence[str],
+            answers: Optional[Sequence[str]],
+            num_visual: int,
+            perception: Optional[Callable[[int], str]] = None,
+            num_objects: int = 0,
+            name: str = '?') -> (List[EncodedPrompt], int):
+        """Tokenise every question of one image, fitting the context.
+
+        The perception text is shared by the image's questions. If the
+        longest sequence would not fit, the lowest-scoring objects are
+        dropped one by one. Then, if a prompt still leaves no room (for one
+        answer or generated token), the question alone is too long: error.
+        An answer that does not fit is truncated; one that would vanish
+        completely is an error.
+
+        Args:
+            questions (Sequence[str]): The image's questions.
+            answers (Sequence[str], optional): One answer per question
+                (training) or None (inference).
+            num_visual (int): Visual + perception tokens per sequence.
+            perception (Callable[[int], str], optional): ``num_drop`` → text.
+            num_objects (int): Objects in the full perception text.
+            name (str): Sample name for error messages.
+
+        Returns:
+            tuple[list[EncodedPrompt], int]: Sequences and the number of
+            objects dropped to fit.
+        """
+        ans_ids = []
+        for a in answers or [None] * len(questions):
+            ids = [] if a is None else self.tokenizer(
+                self.answer_prefix + a, add_special_tokens=False).input_ids
+            ans_ids.append(ids + [self.eos_token_id] if a is not None else [])
+        need = [max(1, len(a)) for a in ans_ids]
+        drop = 0
+        while True:
+            text = perception(drop) if perception is not None else ''
+            enc = [self._encode(q, text) for q in questions]
+            fits = all(
+                e.prompt_len(num_visual) + n <= self.max_length
+                for e, n in zip(enc, need))
+            if fits or perception is None or drop >= num_objects:
+                break
+            drop += 1
+        out = []
+        for q, e, a in zip(questions, enc, ans_ids):
+            plen = e.prompt_len(num_visual)
+            if plen >= self.max_length:
+                alone = self._encode(q, '').prompt_len(num_visual)
+                if alone > self.max_length:
+                    raise ValueError(
+                        f'sample {name}: the question alone needs {alone} '
+                        f'tokens (with {num_visual} visual tokens) but the '
+                        f'LLM context is {self.max_length}: {q[:80]!r}')
+                what = 'the answer would be fully truncated' if answers \
+                    is not None else 'no room is left to generate'
+                raise ValueError(
+                    f'sample {name}: {what} (prompt {plen} tokens, context '
+                    f'{self.max_length})')
+            room = self.max_length - plen
+            out.append(EncodedPrompt(e.prefix, e.suffix, a[:room]))
+        return out, drop
+
+    def _assemble(self, visual: Sequence[Tensor],
+                  prompts: Sequence[EncodedPrompt], left_pad: bool):
+        emb = self.model.get_input_embeddings()
+        dev = emb.weight.device
+        seqs, labels = [], []
+        for v, p in zip(visual, prompts):
+            ids = torch.tensor(p.prefix + p.suffix + p.answer,
+                               dtype=torch.long, device=dev)
+            t = emb(ids)
+            n1, n2 = len(p.prefix), len(p.prefix) + len(p.suffix)
+            seqs.append(
+                torch.cat([t[:n1], v.to(t.dtype), t[n1:]], dim=0))
+            lab = torch.full((len(seqs[-1]), ), -100, device=dev)
+            if p.answer:
+                lab[-len(p.answer):] = ids[n2:]
+            labels.append(lab)
+        length = max(len(s) for s in seqs)
+        pad = emb(torch.tensor([self.pad_token_id], device=dev))[0]
+        b = len(seqs)
+        x = pad.expand(b, length, -1).clone()
+        mask = torch.zeros(b, length, dtype=torch.long, device=dev)
+        lab = torch.full((b, length), -100, dtype=torch.long, device=dev)
+        for i, (s, lb) in enumerate(zip(seqs, labels)):
+            sl = slice(length - len(s), length) if left_pad else \
+                slice(0, len(s))
+            x[i, sl] = s
+            mask[i, sl] = 1
+            lab[i, sl] = lb
+        return x, mask, lab
+
+    def loss(self, visual: Sequence[Tensor],
+             prompts: Sequence[EncodedPrompt]) -> Dict[str, Tensor]:
+        """Answer-only language-modelling loss.
+
+        Args:
+            visual (Sequence[Tensor]): Per sequence (Nv_i, H) embeddings.
+            prompts (Sequence[EncodedPrompt]): Per sequence, with answers.
+
+        Returns:
+            dict[str, Tensor]: ``loss``, mean over answer tokens.
+        """
+        x, mask, labels = self._assemble(visual, prompts, left_pad=False)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            inputs_embeds=x,
+            attention_mask=mask,
+            position_ids=pos,
+            labels=labels,
+            use_cache=False)
+        return dict(loss=out.loss)
+
+    @torch.no_grad()
+    def generate(self, visual: Sequence[Tensor],
+                 prompts: Sequence[EncodedPrompt], **kwargs) -> List[str]:
+        """Batched greedy/sampled generation (left-padded, KV cache).
+
+        Args:
+            visual (Sequence[Tensor]): Per sequence (Nv_i, H).
+            prompts (Sequence[EncodedPrompt]): Without answers.
+            **kwargs: Override ``generation_cfg``.
+
+        Returns:
+            list[str]: One stripped answer per sequence.
+        """
+        if not prompts:
+            return []
+        x, mask, _ = self._assemble(visual, prompts, left_pad=True)
+        cfg = dict(self.generation_cfg, **kwargs)
+        cfg.setdefault('pad_token_id', self.pad_token_id)
+        cfg.setdefault('eos_token_id', self.eos_token_id)
+        ids = self.model.generate(
+            inputs_embeds=x, attention_mask=mask, use_cache=True, **cfg)
+        texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        return [t.strip() for t in texts]

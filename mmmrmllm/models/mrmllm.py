@@ -1,0 +1,648 @@
+"""MRMLLM: the joint model of MR-MLLM (arXiv 2406.15768)."""
+import copy
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.config import ConfigDict
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+from mmmrmllm.registry import MODELS
+from .data_preprocessors import MRMLLMDataPreprocessor
+from .detectors import build_detector_adapter
+from .llm import majority_answer
+from .perception import PerceptionFeedback, PerceptionPromptGenerator
+
+MODES = ('joint', 'detector_only', 'mllm_only')
+
+
+class Detections(NamedTuple):
+    """Detections of one image for box tokens and the prompt.
+
+    Attributes:
+        boxes (Tensor): (K, 4) xyxy normalised to [0, 1].
+        labels (Tensor): (K,).
+        scores (Tensor): (K,).
+    """
+    boxes: Tensor
+    labels: Tensor
+    scores: Tensor
+
+
+class PerceptionState(NamedTuple):
+    """What one forward of the shared trunk produced."""
+    feats: Optional[Tuple[Tensor, ...]]
+    feats_fb: Optional[Tuple[Tensor, ...]]
+    det_results: Optional[List[InstanceData]]
+    detections: Optional[List[Detections]]
+    queries: Optional[Tensor]
+    llm_box_tokens: Optional[List[Tensor]]
+
+
+def sample_name(sample: DetDataSample, index: int) -> str:
+    """A readable id of a sample for error messages."""
+    meta = sample.metainfo
+    for key in ('img_path', 'img_id'):
+        if meta.get(key) is not None:
+            return f'{key}={meta[key]}'
+    return f'#{index} of the batch'
+
+
+def has_det_ann(sample: DetDataSample) -> bool:
+    """Whether the sample's boxes were annotated (docs/contracts.md)."""
+    return bool(sample.metainfo.get('has_det_ann', 'gt_instances' in sample))
+
+
+def questions_of(sample: DetDataSample) -> List[str]:
+    return list(sample.get('questions', None) or [])
+
+
+def _neck_channels(detector_cfg: dict) -> Optional[int]:
+    neck = detector_cfg.get('neck')
+    if isinstance(neck, (list, tuple)):
+        neck = neck[-1] if neck else None
+    if isinstance(neck, dict) and isinstance(neck.get('out_channels'), int):
+        return neck['out_channels']
+    return None
+
+
+@MODELS.register_module()
+class MRMLLM(BaseModel):
+    """MR-MLLM: a detector and a multimodal LLM that reinforce each other.
+
+    Perception forward: the detector's backbone + neck run once
+    (``Vf_p``); a no-grad, eval-mode head pass over these features gives the
+    detections used for box tokens and the prompt. Visual forward: the
+    vision encoder (``Vf_m``). :class:`SharedQueryFusion` fuses both into
+    ``Q_shared``, which goes (a) back to the detector through
+    :class:`PerceptionFeedback` before its head (detection loss /
+    predictions) and (b) through ``language_projection`` to the LLM as soft
+    tokens, followed by box tokens (:class:`PerceptionEncoder`) and the
+    perception prompt (:class:`PerceptionPromptGenerator`).
+
+    Losses: ``det.<detector loss>`` scaled by ``lambda_det`` over samples
+    with ``has_det_ann=True`` and ``lm.loss_lm`` scaled by ``lambda_lm`` over
+    (image, question) sequences. A batch where neither applies returns only
+    ``loss_empty``: a zero tied to every trainable parameter, so
+    backward/DDP still work; it is never added to real losses.
+
+    Args:
+        detector (dict, optional): A plain mmdet detector config (its
+            ``data_preprocessor`` becomes the detector view's). None only
+            with ``mode='mllm_only'``.
+        detector_checkpoint (str, optional): mmdet checkpoint for it.
+        vision_encoder (dict, optional): e.g. :class:`HFVisionEncoder`.
+        fusion (dict, optional): :class:`SharedQueryFusion` kwargs;
+            ``vision_dims`` / ``perception_dims`` are filled in.
+        feedback (dict, optional): :class:`PerceptionFeedback` kwargs.
+        perception_encoder (dict, optional): :class:`PerceptionEncoder`
+            kwargs; ``label_dims`` / ``out_dims`` are filled in.
+        prompt_generator (dict, optional): :class:`PerceptionPromptGenerator`
+            kwargs.
+        llm (dict, optional): :class:`LLMHead` config.
+        data_preprocessor (dict, optional): :class:`MRMLLMDataPreprocessor`
+            config; ``det`` defaults to the detector's own.
+        lambda_det (float): Detection-loss weight.
+        lambda_lm (float): LM-loss weight.
+        mode (str): ``'joint'``, ``'detector_only'`` or ``'mllm_only'``.
+        use_det_feats_in_fusion (bool): Detector features in the fusion
+            memory (Eq. 1).
+        use_feedback (bool): Shared queries back into the detector.
+        use_box_tokens (bool): Embedded detections as tokens.
+        box_token_targets (Sequence[str]): ``'fusion'`` and/or ``'llm'``.
+        use_perception_prompt (bool): Detections written into the prompt.
+        detach_perception (bool): Stop the LM loss's gradient at the
+            detector features.
+        detection_source (str): ``'pred'`` (no-grad eval pass, default) or
+            ``'gt'`` (training only: jittered ground truth where annotated,
+            predictions elsewhere).
+        gt_noise (float): Box jitter for ``'gt'``, fraction of box size.
+        class_names (Sequence[str], optional): Detector classes; defaults
+            to the samples' ``metainfo['classes']`` or ``dataset_meta``.
+        generation_cfg (dict, optional): Overrides the LLM's defaults.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 detector: Optional[dict] = None,
+                 detector_checkpoint: Optional[str] = None,
+                 vision_encoder: Optional[dict] = None,
+                 fusion: Optional[dict] = None,
+                 feedback: Optional[dict] = None,
+                 perception_encoder: Optional[dict] = None,
+                 prompt_generator: Optional[dict] = None,
+                 llm: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 lambda_det: float = 1.0,
+                 lambda_lm: float = 1.0,
+                 mode: str = 'joint',
+                 use_det_feats_in_fusion: bool = True,
+                 use_feedback: bool = True,
+                 use_box_tokens: bool = True,
+                 box_token_targets: Sequence[str] = ('fusion', 'llm'),
+                 use_perception_prompt: bool = True,
+                 detach_perception: bool = False,
+                 detection_source: str = 'pred',
+                 gt_noise: float = 0.05,
+                 class_names: Optional[Sequence[str]] = None,
+                 generation_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+        if detection_source not in ('pred', 'gt'):
+            raise ValueError(f'unknown detection_source {detection_source!r}')
+        if mode != 'mllm_only' and detector is None:
+            raise ValueError(f"mode={mode!r} needs a detector config")
+        if mode != 'detector_only':
+            for key, val in (('vision_encoder', vision_encoder),
+                             ('fusion', fusion), ('llm', llm)):
+                if val is None:
+                    raise ValueError(f'mode={mode!r} needs {key}')
+        if mode == 'mllm_only':
+            detector = None
+        det_cfg = None
+        if detector is not None:
+            if not isinstance(detector, dict) or 'type' not in detector:
+                raise TypeError('detector must be an mmdet model config dict '
+                                f'with a type, got {detector!r}')
+            # mmdet reads train_cfg/test_cfg by attribute (ConfigDict).
+            det_cfg = ConfigDict(copy.deepcopy(dict(detector)))
+        joint = mode == 'joint'
+        self.mode = mode
+        self.use_det_feats_in_fusion = joint and use_det_feats_in_fusion
+        self.use_feedback = joint and use_feedback
+        self.use_box_tokens = joint and use_box_tokens
+        self.use_perception_prompt = joint and use_perception_prompt
+        self.detach_perception = detach_perception
+        self.detection_source = detection_source
+        self.gt_noise = gt_noise
+        self.lambda_det = lambda_det
+        self.lambda_lm = lambda_lm
+        self.class_names = list(class_names) if class_names else None
+
+        det_pre = None
+        if det_cfg is not None:
+            det_pre = det_cfg.pop('data_preprocessor', None) or dict(
+                type='mmdet.DetDataPreprocessor')
+        pre_cfg = dict(data_preprocessor or dict(type=MRMLLMDataPreprocessor))
+        pre_cfg.setdefault('det', det_pre)
+        if mode == 'detector_only':
+            pre_cfg['enc'] = None
+        if mode == 'mllm_only':
+            pre_cfg['det'] = None
+        super().__init__(
+            data_preprocessor=MODELS.build(pre_cfg), init_cfg=init_cfg)
+
+        self._sources: Dict[str, str] = {}
+        self.detector = None
+        self.det_adapter = None
+        if det_cfg is not None:
+            self.detector = self._build_detector(det_cfg)
+            self.det_adapter = build_detector_adapter(self.detector)
+            if detector_checkpoint is not None:
+                self._load_detector(detector_checkpoint)
+        neck_ch = _neck_channels(det_cfg) if det_cfg else None
+
+        self.vision_encoder = self.fusion = self.llm = None
+        self.language_projection = self.feedback = None
+        self.perception_encoder = self.prompt_generator = None
+        if mode != 'detector_only':
+            self.vision_encoder = MODELS.build(vision_encoder)
+            self._sources['vision_encoder'] = getattr(self.vision_encoder,
+                                                      'source', None)
+            fusion = dict(fusion)
+            fusion.setdefault('type', 'SharedQueryFusion')
+            fusion.setdefault('vision_dims', self.vision_encoder.embed_dims)
+            if self.use_det_feats_in_fusion:
+                fusion.setdefault('perception_dims',
+                                  self._need(neck_ch, 'fusion',
+                                             'perception_dims'))
+            else:
+                fusion['perception_dims'] = None
+            self.fusion = MODELS.build(fusion)
+            self.llm = MODELS.build(llm)
+            self._sources['llm'] = getattr(self.llm, 'source', None)
+            if generation_cfg:
+                self.llm.generation_cfg.update(generation_cfg)
+            self.language_projection = nn.Linear(self.fusion.hidden_size,
+                                                 self.llm.hidden_size)
+        if self.use_feedback:
+            fb = dict(feedback or {})
+            fb.setdefault('type', PerceptionFeedback)
+            fb.setdefault('in_channels',
+                          self._need(neck_ch, 'feedback', 'in_channels'))
+            fb.setdefault('query_dims', self.fusion.hidden_size)
+            self.feedback = MODELS.build(fb)
+        if self.use_box_tokens:
+            targets = tuple(box_token_targets)
+            dims = dict(fusion=self.fusion.memory_dims,
+                        llm=self.llm.hidden_size)
+            pe = dict(perception_encoder or {})
+            pe.setdefault('type', 'PerceptionEncoder')
+            pe.setdefault('label_dims', self.llm.hidden_size)
+            pe.setdefault('out_dims', {t: dims[t] for t in targets})
+            self.perception_encoder = MODELS.build(pe)
+        if self.use_perception_prompt:
+            pg = dict(prompt_generator or {})
+            pg.setdefault('type', PerceptionPromptGenerator)
+            self.prompt_generator = MODELS.build(pg)
+        self._label_cache: Dict[tuple, Tensor] = {}
+        self.load_report: Optional[dict] = None
+        self._register_state_dict_hook(MRMLLM._drop_frozen_hook)
+        self.register_load_state_dict_pre_hook(MRMLLM._fill_frozen_hook)
+
+    # ----------------------------------------------------------- building
+    @staticmethod
+    def _need(value, part, key):
+        if value is None:
+            raise ValueError(
+                f'cannot read the detector neck channels from its config; '
+                f'set {part}.{key}')
+        return value
+
+    @staticmethod
+    def _build_detector(cfg: dict) -> nn.Module:
+        try:
+            return MODELS.build(cfg)
+        except Exception as e:
+            raise ValueError(
+                f'could not build the detector {cfg.get("type")!r} from its '
+                f'config: {type(e).__name__}: {e}') from e
+
+    def _load_detector(self, path: str) -> None:
+        from mmengine.runner.checkpoint import _load_checkpoint
+        ckpt = _load_checkpoint(path, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
+        state = {
+            k[len('detector.'):] if k.startswith('detector.') else k: v
+            for k, v in state.items()
+        }
+        res = self.detector.load_state_dict(state, strict=False)
+        MMLogger.get_current_instance().info(
+            f'detector checkpoint {path}: {len(state) - len(res.unexpected_keys)}'
+            f' keys loaded, missing {list(res.missing_keys)}, unexpected '
+            f'{list(res.unexpected_keys)}')
+        self._sources['detector'] = path
+
+    # ------------------------------------------------- checkpoint handling
+    def _frozen_components(self) -> List[str]:
+        out = []
+        if self.vision_encoder is not None and self.vision_encoder.frozen:
+            out.append('vision_encoder')
+        if self.llm is not None and self.llm.frozen:
+            out.append('llm')
+        return out
+
+    def frozen_state_keys(self) -> List[str]:
+        """State-dict keys kept out of checkpoints.
+
+        Frozen components (vision encoder, LLM) entirely, plus every frozen
+        parameter elsewhere (LoRA base weights, frozen detector stages) and
+        the buffers of modules whose parameters are all frozen (e.g. BN
+        statistics of frozen stages).
+
+        Returns:
+            list[str]: Keys relative to this model.
+        """
+        comps = tuple(c + '.' for c in self._frozen_components())
+        keys = []
+        for name, p in self.named_parameters():
+            if name.startswith(comps) or not p.requires_grad:
+                keys.append(name)
+        for mod_name, mod in self.named_modules():
+            params = list(mod.parameters(recurse=False))
+            all_frozen = bool(params) and not any(p.requires_grad
+                                                 for p in params)
+            for buf_name, buf in mod.named_buffers(recurse=False):
+                if buf_name in mod._non_persistent_buffers_set:
+                    continue
+                full = f'{mod_name}.{buf_name}' if mod_name else buf_name
+                if all_frozen or full.startswith(comps):
+                    keys.append(full)
+        return keys
+
+    @staticmethod
+    def _drop_frozen_hook(module, state_dict, prefix, local_metadata):
+        for key in module.frozen_state_keys():
+            state_dict.pop(prefix + key, None)
+        return state_dict
+
+    def _source_of(self, key: str) -> str:
+        top = key.split('.', 1)[0]
+        src = self._sources.get(top)
+        if key.startswith('fusion.') and 'fusion' in self._sources:
+            src = self._sources['fusion']
+        return src or 'random init'
+
+    def _persistent_state(self) -> Dict[str, Tensor]:
+        state = dict(self.named_parameters())
+        for mod_name, mod in self.named_modules():
+            for name, buf in mod.named_buffers(recurse=False):
+                if name not in mod._non_persistent_buffers_set:
+                    state[f'{mod_name}.{name}' if mod_name else name] = buf
+        return state
+
+    @staticmethod
+    def _fill_frozen_hook(module, state_dict, prefix, local_metadata, strict,
+                          missing_keys, unexpected_keys, error_msgs):
+        current = module._persistent_state()
+        frozen = set(module.frozen_state_keys())
+        incoming = {k[len(prefix):] for k in state_dict if k.startswith(prefix)}
+        report = dict(checkpoint=[], kept={}, missing=[], unexpected=[])
+        for key, val in current.items():
+            if key in incoming:
+                report['checkpoint'].append(key)
+            elif key in frozen:
+                # Frozen weights are not saved: keep what was loaded when
+                # the model was built (pretrained directory or init).
+                state_dict[prefix + key] = val.detach()
+                report['kept'].setdefault(module._source_of(key),
+                                          []).append(key)
+            else:
+                report['missing'].append(key)
+        report['unexpected'] = sorted(incoming - set(current))
+        module.load_report = report
+        kept = {k: len(v) for k, v in report['kept'].items()}
+        MMLogger.get_current_instance().info(
+            f'MRMLLM load: {len(report["checkpoint"])} keys from the '
+            f'checkpoint; frozen keys kept from their sources: {kept}; '
+            f'missing: {report["missing"]}; unexpected: '
+            f'{report["unexpected"]}')
+
+    def weight_sources(self) -> Dict[str, str]:
+        """Where each component's weights came from at build time.
+
+        Returns:
+            dict[str, str]: component → local path or ``'random init'``.
+        """
+        comps = [
+            n for n, _ in self.named_children() if n != 'data_preprocessor'
+        ]
+        return {c: self._sources.get(c) or 'random init' for c in comps}
+
+    # ------------------------------------------------------------ helpers
+    def _classes(self, samples: Sequence[DetDataSample]) -> List[str]:
+        if self.class_names:
+            return self.class_names
+        for s in samples:
+            classes = s.metainfo.get('classes')
+            if classes:
+                return list(classes)
+        meta = getattr(self, 'dataset_meta', None) or {}
+        if meta.get('classes'):
+            return list(meta['classes'])
+        raise ValueError('MRMLLM needs the class names for box tokens / the '
+                         'perception prompt: set class_names or put '
+                         "'classes' in the samples' metainfo")
+
+    def _label_embeds(self, names: Sequence[str]) -> Tensor:
+        key = tuple(names)
+        if self.llm.frozen and key in self._label_cache:
+            return self._label_cache[key]
+        emb = self.llm.embed_texts(names)
+        if self.llm.frozen:
+            self._label_cache = {key: emb}
+        return emb
+
+    def _validate(self, samples: Sequence[DetDataSample]) -> None:
+        for i, s in enumerate(samples):
+            if not has_det_ann(s) and not questions_of(s):
+                raise ValueError(
+                    f'sample {sample_name(s, i)} has neither box annotations '
+                    '(has_det_ann=False) nor questions')
+            qs = questions_of(s)
+            if qs and len(s.get('gt_answers', None) or []) != len(qs):
+                raise ValueError(
+                    f'sample {sample_name(s, i)} has {len(qs)} questions but '
+                    f'{len(s.get("gt_answers", None) or [])} answer lists')
+
+    @torch.no_grad()
+    def _detect(self, feats: Sequence[Tensor],
+                samples: Sequence[DetDataSample]) -> List[InstanceData]:
+        """The no-grad, eval-mode head pass over pre-feedback features
+        (training-mode DETR heads add denoising queries)."""
+        was_training = self.detector.training
+        self.detector.train(False)
+        try:
+            return self.det_adapter.predict_from_feats(
+                feats, list(samples), rescale=True)
+        finally:
+            self.detector.train(was_training)
+
+    def _normalise(self, results: Sequence[InstanceData],
+                   samples: Sequence[DetDataSample]) -> List[Detections]:
+        out = []
+        for r, s in zip(results, samples):
+            h, w = s.metainfo['ori_shape'][:2]
+            scale = r.bboxes.new_tensor([w, h, w, h])
+            out.append(
+                Detections((r.bboxes / scale).clamp(0, 1), r.labels,
+                           r.scores))
+        return out
+
+    def _gt_detections(self, samples, fallback):
+        out = []
+        for s, pred in zip(samples, fallback):
+            if not has_det_ann(s):
+                out.append(pred)
+                continue
+            gt = s.gt_instances
+            boxes = gt.bboxes
+            boxes = boxes.tensor if hasattr(boxes, 'tensor') else boxes
+            h, w = s.metainfo['img_shape'][:2]
+            boxes = boxes / boxes.new_tensor([w, h, w, h])
+            size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
+            boxes = boxes + torch.randn_like(boxes) * size * self.gt_noise
+            out.append(
+                Detections(boxes.clamp(0, 1), gt.labels,
+                           torch.ones_like(gt.labels, dtype=boxes.dtype)))
+        return out
+
+    # ------------------------------------------------------------ trunk
+    def _perceive(self, inputs: dict, samples: Sequence[DetDataSample],
+                  training: bool) -> PerceptionState:
+        feats = feats_fb = det_results = detections = None
+        queries = llm_tokens = None
+        if self.detector is not None:
+            feats = tuple(self.det_adapter.extract(inputs['det']))
+        if self.mode == 'detector_only':
+            return PerceptionState(feats, feats, None, None, None, None)
+        need_dets = self.use_box_tokens or self.use_perception_prompt
+        if need_dets or (not training and not self.use_feedback
+                         and feats is not None):
+            det_results = self._detect(feats, samples)
+            detections = self._normalise(det_results, samples)
+            if training and self.detection_source == 'gt':
+                detections = self._gt_detections(samples, detections)
+        vis = self.vision_encoder(inputs['enc'])
+        fusion_tokens = fusion_mask = None
+        if self.use_box_tokens:
+            names = self._classes(samples)
+            out = self.perception_encoder(
+                [d.boxes for d in detections], [d.labels for d in detections],
+                [d.scores for d in detections], self._label_embeds(names))
+            if 'fusion' in out:
+                fusion_tokens, fusion_mask = out['fusion']
+            if 'llm' in out:
+                llm_tokens = self.perception_encoder.split(*out['llm'])
+        fusion_kwargs = {}
+        if self.use_det_feats_in_fusion:
+            p_feats = feats
+            if self.detach_perception:
+                p_feats = tuple(f.detach() for f in feats)
+            fusion_kwargs = dict(
+                perception_feats=p_feats,
+                valid_hw=[tuple(s.metainfo['img_shape'][:2])
+                          for s in samples],
+                pad_hw=tuple(inputs['det'].shape[-2:]))
+        queries = self.fusion(
+            vis.tokens,
+            vis.num_prefix,
+            vis.grid,
+            perception_tokens=fusion_tokens,
+            perception_mask=fusion_mask,
+            **fusion_kwargs)
+        feats_fb = feats
+        if self.use_feedback:
+            feats_fb = self.feedback(feats, queries)
+        return PerceptionState(feats, feats_fb, det_results, detections,
+                               queries, llm_tokens)
+
+    def _lm_sequences(self, state: PerceptionState,
+                      samples: Sequence[DetDataSample], training: bool):
+        """Visual embeddings and encoded prompts of every (image, question)
+        pair, plus the image index of each."""
+        soft = self.language_projection(state.queries)
+        names = self._classes(samples) if self.use_perception_prompt             else None
+        visual, prompts, owners = [], [], []
+        for i, s in enumerate(samples):
+            qs = questions_of(s)
+            if not qs:
+                continue
+            vis = soft[i]
+            if state.llm_box_tokens is not None:
+                vis = torch.cat([vis, state.llm_box_tokens[i]], dim=0)
+            perception, n_obj = None, 0
+            if self.use_perception_prompt:
+                d = state.detections[i]
+                objects = self.prompt_generator.select(
+                    d.boxes, d.labels, d.scores, training)
+                n_obj = len(objects)
+                gen = self.prompt_generator
+
+                def perception(drop, objects=objects):
+                    return gen.render(objects, names, drop)
+
+            answers = [majority_answer(a) for a in s.gt_answers]                 if training else None
+            enc, dropped = self.llm.encode_image_prompts(
+                qs, answers, len(vis), perception, n_obj,
+                sample_name(s, i))
+            s.set_metainfo(dict(prompt_objects_dropped=dropped))
+            visual += [vis] * len(enc)
+            prompts += enc
+            owners += [i] * len(enc)
+        return visual, prompts, owners
+
+    # ---------------------------------------------------------- BaseModel
+    def forward(self,
+                inputs: dict,
+                data_samples: Optional[List[DetDataSample]] = None,
+                mode: str = 'tensor'):
+        """``mode``: ``'loss'`` → dict of losses, ``'predict'`` → samples,
+        ``'tensor'`` → shared queries (B, Nq, C) (detector features in
+        ``detector_only``)."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            state = self._perceive(inputs, data_samples or [], False)
+            return state.feats if self.mode == 'detector_only' \
+                else state.queries
+        raise ValueError(f'unknown mode {mode!r}')
+
+    def _scaled(self, losses: dict, prefix: str, weight: float) -> dict:
+        out = {}
+        for key, val in losses.items():
+            if 'loss' in key:
+                val = [v * weight for v in val] if isinstance(
+                    val, (list, tuple)) else val * weight
+            out[f'{prefix}.{key}'] = val
+        return out
+
+    def loss(self, inputs: dict,
+             data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
+        """Joint losses.
+
+        Args:
+            inputs (dict): ``det`` (B, 3, Hp, Wp), ``enc`` (B, 3, h, w).
+            data_samples (list[DetDataSample]): See docs/contracts.md.
+
+        Returns:
+            dict[str, Tensor]: ``det.*`` and ``lm.loss_lm``, or only
+            ``loss_empty`` when no sample carries a usable target.
+        """
+        self._validate(data_samples)
+        state = self._perceive(inputs, data_samples, True)
+        losses = {}
+        if self.detector is not None:
+            idx = [i for i, s in enumerate(data_samples) if has_det_ann(s)]
+            if idx:
+                feats = state.feats_fb
+                if len(idx) < len(data_samples):
+                    sel = torch.tensor(idx, device=feats[0].device)
+                    feats = tuple(f.index_select(0, sel) for f in feats)
+                det = self.det_adapter.loss_from_feats(
+                    feats, [data_samples[i] for i in idx])
+                losses.update(self._scaled(det, 'det', self.lambda_det))
+        if self.llm is not None:
+            visual, prompts, _ = self._lm_sequences(state, data_samples,
+                                                    True)
+            if prompts:
+                lm = self.llm.loss(visual, prompts)['loss']
+                losses['lm.loss_lm'] = lm * self.lambda_lm
+        if not losses:
+            losses['loss_empty'] = sum(
+                p.sum() * 0 for p in self.parameters() if p.requires_grad)
+        return losses
+
+    def predict(self,
+                inputs: dict,
+                data_samples: List[DetDataSample],
+                rescale: bool = True,
+                **generation_kwargs) -> List[DetDataSample]:
+        """Detect and answer.
+
+        Args:
+            inputs (dict): ``det`` (B, 3, Hp, Wp), ``enc`` (B, 3, h, w).
+            data_samples (list[DetDataSample]): Metainfo and questions.
+            rescale (bool): Boxes in original-image pixels.
+            **generation_kwargs: Override ``generation_cfg``.
+
+        Returns:
+            list[DetDataSample]: With ``pred_instances`` (if a detector)
+            and ``pred_answers`` (one per question, if an LLM).
+        """
+        state = self._perceive(inputs, data_samples, False)
+        if self.detector is not None:
+            if state.det_results is not None and not self.use_feedback \
+                    and rescale:
+                results = state.det_results
+            else:
+                results = self.det_adapter.predict_from_feats(
+                    state.feats_fb, data_samples, rescale=rescale)
+            for s, r in zip(data_samples, results):
+                s.pred_instances = r
+        if self.llm is not None:
+            visual, prompts, owners = self._lm_sequences(
+                state, data_samples, False)
+            answers = self.llm.generate(visual, prompts, **generation_kwargs)
+            per_image: Dict[int, List[str]] = {}
+            for i, a in zip(owners, answers):
+                per_image.setdefault(i, []).append(a)
+            for i, s in enumerate(data_samples):
+                s.pred_answers = per_image.get(i, [])
+        return data_samples

@@ -1,0 +1,171 @@
+"""PerceptionPromptGenerator: detections → text for the LLM prompt."""
+import random
+from collections import Counter
+from typing import List, NamedTuple, Sequence
+
+import torch
+from torch import Tensor
+
+from mmmrmllm.registry import MODELS
+
+
+class PerceptionObjects(NamedTuple):
+    """Detections selected for the prompt, highest score first.
+
+    Attributes:
+        boxes (Tensor): (K, 4) normalised xyxy.
+        labels (Tensor): (K,).
+        scores (Tensor): (K,).
+    """
+    boxes: Tensor
+    labels: Tensor
+    scores: Tensor
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+@MODELS.register_module()
+class PerceptionPromptGenerator:
+    """Write detections into the LLM prompt (perception-embedded prompt).
+
+    Selection: score >= ``score_thr``, at most ``max_objects`` (highest
+    score first); during training each kept object is dropped with
+    probability ``drop_rate``. The selected objects are then listed in
+    ``sort`` order. When the prompt must shrink to fit the LLM context,
+    :meth:`render` is called with ``num_drop`` and omits the lowest-scoring
+    objects first.
+
+    Args:
+        template (str): Whole text, with ``{objects}`` and optionally
+            ``{counts}``.
+        object_template (str): One object; fields ``name``, ``box``,
+            ``score``.
+        separator (str): Between objects.
+        empty_text (str): The whole text when no object is listed.
+        counts_template (str): Per-class counts, field ``counts``; used when
+            ``with_counts``.
+        score_thr (float): Minimum score.
+        max_objects (int): Maximum listed objects.
+        sort (str): ``'score'`` (descending), ``'position'`` (top-to-bottom,
+            left-to-right) or ``'area'`` (descending).
+        coord_style (str): ``'norm'`` (0-1, 3 decimals) or ``'int999'``
+            (integers 0-999).
+        with_counts (bool): Add per-class counts.
+        drop_rate (float): Per-object drop probability in training.
+    """
+
+    def __init__(self,
+                 template: str = 'Detected: {objects}.\n',
+                 object_template: str = '{name} {box} {score:.2f}',
+                 separator: str = '; ',
+                 empty_text: str = 'Detected: no objects.\n',
+                 counts_template: str = 'Counts: {counts}. ',
+                 score_thr: float = 0.3,
+                 max_objects: int = 10,
+                 sort: str = 'score',
+                 coord_style: str = 'norm',
+                 with_counts: bool = False,
+                 drop_rate: float = 0.0) -> None:
+        if sort not in ('score', 'position', 'area'):
+            raise ValueError(f'unknown sort {sort!r}')
+        if coord_style not in ('norm', 'int999'):
+            raise ValueError(f'unknown coord_style {coord_style!r}')
+        self.template = template
+        self.object_template = object_template
+        self.separator = separator
+        self.empty_text = empty_text
+        self.counts_template = counts_template
+        self.score_thr = score_thr
+        self.max_objects = max_objects
+        self.sort = sort
+        self.coord_style = coord_style
+        self.with_counts = with_counts
+        self.drop_rate = drop_rate
+
+    def select(self,
+               boxes: Tensor,
+               labels: Tensor,
+               scores: Tensor,
+               training: bool = False) -> PerceptionObjects:
+        """Threshold, cap and (in training) randomly drop detections.
+
+        Args:
+            boxes (Tensor): (N, 4) normalised xyxy.
+            labels (Tensor): (N,).
+            scores (Tensor): (N,).
+            training (bool): Apply ``drop_rate``.
+
+        Returns:
+            PerceptionObjects: Highest score first.
+        """
+        keep = scores >= self.score_thr
+        boxes, labels, scores = boxes[keep], labels[keep], scores[keep]
+        order = scores.argsort(descending=True)[:self.max_objects]
+        if training and self.drop_rate > 0 and len(order):
+            kept = [i for i in order.tolist()
+                    if random.random() >= self.drop_rate]
+            order = order.new_tensor(kept, dtype=torch.long)
+        return PerceptionObjects(boxes[order], labels[order], scores[order])
+
+    def _box_text(self, box: Sequence[float]) -> str:
+        if self.coord_style == 'norm':
+            return '[' + ', '.join(f'{v:.3f}' for v in box) + ']'
+        return '[' + ', '.join(str(min(999, max(0, round(v * 1000))))
+                               for v in box) + ']'
+
+    def render(self,
+               objects: PerceptionObjects,
+               class_names: Sequence[str],
+               num_drop: int = 0) -> str:
+        """Text for ``objects`` without the ``num_drop`` lowest-scoring.
+
+        Args:
+            objects (PerceptionObjects): From :meth:`select`.
+            class_names (Sequence[str]): Name per label index.
+            num_drop (int): Objects to omit (from the lowest score up).
+
+        Returns:
+            str: The perception text.
+        """
+        n = max(0, len(objects) - num_drop)
+        if n == 0:
+            return self.empty_text
+        boxes = objects.boxes[:n].tolist()
+        labels = objects.labels[:n].tolist()
+        scores = objects.scores[:n].tolist()
+        idx: List[int] = list(range(n))
+        if self.sort == 'position':
+            idx.sort(key=lambda i: (boxes[i][1], boxes[i][0]))
+        elif self.sort == 'area':
+            idx.sort(key=lambda i: -(boxes[i][2] - boxes[i][0]) *
+                     (boxes[i][3] - boxes[i][1]))
+        items = [
+            self.object_template.format(
+                name=class_names[labels[i]],
+                box=self._box_text(boxes[i]),
+                score=scores[i]) for i in idx
+        ]
+        counts = ''
+        if self.with_counts:
+            c = Counter(class_names[labels[i]] for i in idx)
+            counts = self.counts_template.format(
+                counts=', '.join(f'{v} {k}' for k, v in c.items()))
+        fields = dict(objects=self.separator.join(items))
+        if '{counts}' in self.template:
+            fields['counts'] = counts
+            return self.template.format(**fields)
+        return counts + self.template.format(**fields)
+
+    def __call__(self,
+                 boxes: Tensor,
+                 labels: Tensor,
+                 scores: Tensor,
+                 class_names: Sequence[str],
+                 training: bool = False,
+                 num_drop: int = 0) -> str:
+        """:meth:`select` then :meth:`render`."""
+        objects = self.select(boxes, labels, scores, training)
+        return self.render(objects, class_names, num_drop)
+
+

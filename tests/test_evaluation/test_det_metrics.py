@@ -1,0 +1,137 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.evaluator import Evaluator
+from mmengine.structures import InstanceData
+
+from mmmrmllm.evaluation import CornerRecall, MRMLLMCocoMetric
+
+CLASSES = ('circle', 'square')
+GT = {
+    1: [([10, 10, 40, 40], 0, False), ([60, 60, 90, 100], 1, True)],
+    2: [([5, 50, 45, 95], 1, False), ([50, 5, 95, 45], 0, True)],
+}
+
+
+def make_sample(img_id, shift=0.0, has_det_ann=True, questions=(),
+                answers=(), preds=(), drop_corner=False):
+    sample = DetDataSample(metainfo=dict(
+        img_id=img_id, ori_shape=(128, 128), has_det_ann=has_det_ann,
+        instances=[
+            dict(bbox=b, bbox_label=label, ignore_flag=0, corner=c)
+            for b, label, c in GT.get(img_id, [])
+        ] if has_det_ann else []))
+    objs = [o for o in GT.get(img_id, []) if not (drop_corner and o[2])]
+    boxes = torch.tensor([o[0] for o in objs], dtype=torch.float32).reshape(
+        -1, 4)
+    sample.pred_instances = InstanceData(
+        bboxes=boxes + shift,
+        scores=torch.ones(len(objs)),
+        labels=torch.tensor([o[1] for o in objs], dtype=torch.long))
+    sample.questions = list(questions)
+    sample.gt_answers = [list(a) for a in answers]
+    sample.question_types = ['t'] * len(questions)
+    sample.pred_answers = list(preds)
+    return sample
+
+
+def evaluate(metric, samples):
+    metric.dataset_meta = dict(classes=CLASSES)
+    metric.process({}, [s.to_dict() for s in samples])
+    return metric.compute_metrics(metric.results)
+
+
+def test_coco_map_perfect_and_shifted():
+    result = evaluate(MRMLLMCocoMetric(), [make_sample(1), make_sample(2)])
+    assert result['bbox_mAP'] == pytest.approx(1.0)
+    shifted = evaluate(MRMLLMCocoMetric(),
+                       [make_sample(1, shift=6), make_sample(2, shift=6)])
+    assert 0 <= shifted['bbox_mAP'] < 0.9
+
+
+def test_coco_skips_vqa_only_and_resets_gt():
+    metric = MRMLLMCocoMetric()
+    metric.dataset_meta = dict(classes=CLASSES)
+    samples = [make_sample(1), make_sample(3, has_det_ann=False,
+                                           questions=['q'], answers=[['a']],
+                                           preds=['a'])]
+    metric.process({}, [s.to_dict() for s in samples])
+    assert len(metric.results) == 1
+    assert metric.compute_metrics(metric.results)['bbox_mAP'] == 1.0
+    # a second evaluation on other images rebuilds the ground truth
+    metric.results.clear()
+    metric.process({}, [make_sample(2, shift=6).to_dict()])
+    assert metric.compute_metrics(metric.results)['bbox_mAP'] < 0.9
+    assert metric.compute_metrics([]) == {}
+
+
+def test_coco_with_ann_file_counts_only_evaluated_images(tmp_path):
+    images = [dict(id=i, width=128, height=128, file_name=f'{i}.png')
+              for i in (1, 2, 3)]
+    anns = []
+    for img_id, objs in list(GT.items()) + [(3, GT[1])]:
+        for box, label, _ in objs:
+            x1, y1, x2, y2 = box
+            anns.append(dict(id=len(anns) + 1, image_id=img_id,
+                             category_id=label + 1, iscrowd=0,
+                             bbox=[x1, y1, x2 - x1, y2 - y1],
+                             area=(x2 - x1) * (y2 - y1)))
+    path = tmp_path / 'gt.json'
+    path.write_text(json.dumps(dict(
+        images=images, annotations=anns,
+        categories=[dict(id=1, name='circle'), dict(id=2, name='square')])))
+    result = evaluate(MRMLLMCocoMetric(ann_file=str(path)),
+                      [make_sample(1), make_sample(2)])
+    assert result['bbox_mAP'] == pytest.approx(1.0)
+
+
+def test_corner_recall():
+    result = evaluate(CornerRecall(), [
+        make_sample(1, drop_corner=True), make_sample(2, drop_corner=True)
+    ])
+    assert result['AR_common'] == pytest.approx(1.0)
+    assert result['AR_corner'] == 0.0 and result['AR_agnostic'] == 0.0
+    assert result['num_corner'] == 2 and result['num_common'] == 2
+    # right boxes, wrong classes: found class-agnostically only
+    swapped = make_sample(1)
+    swapped.pred_instances.labels = 1 - swapped.pred_instances.labels
+    result = evaluate(CornerRecall(), [swapped])
+    assert result['AR_corner'] == 0.0 and result['AR_agnostic'] == 1.0
+    result = evaluate(CornerRecall(corner_classes=['circle']),
+                      [make_sample(1, drop_corner=True)])
+    # the circle is now a corner object too, and it was found
+    assert result['AR_corner'] == pytest.approx(0.5)
+    assert result['AR_common'] == -1.0
+
+
+def test_corner_recall_iou_thresholds():
+    result = evaluate(CornerRecall(), [make_sample(1, shift=4.0)])
+    # IoU of a 30 px box shifted by 4 px in x and y is ~0.59
+    assert 0.0 < result['AR_common'] < 1.0
+    np.testing.assert_allclose(result['AR_common'], result['AR_corner'],
+                               atol=0.11)
+
+
+def test_evaluator_over_mixed_batch():
+    evaluator = Evaluator([
+        dict(type='MRMLLMCocoMetric'),
+        dict(type='CornerRecall'),
+        dict(type='VQAAccuracy'),
+    ])
+    evaluator.dataset_meta = dict(classes=CLASSES)
+    batch = [
+        make_sample(1),  # boxes, no questions
+        make_sample(3, has_det_ann=False, questions=['how many?'],
+                    answers=[['2']], preds=['two']),  # questions only
+        make_sample(2, questions=['left or right?', 'colour?'],
+                    answers=[['left'], ['red']], preds=['left', 'blue']),
+    ]
+    evaluator.process(batch, {})
+    result = evaluator.evaluate(3)
+    assert result['coco/bbox_mAP'] == pytest.approx(1.0)
+    assert result['corner/AR_corner'] == pytest.approx(1.0)
+    assert result['vqa/acc'] == pytest.approx(2 / 3)
+    assert result['vqa/num_questions'] == 3

@@ -1,0 +1,83 @@
+import pytest
+
+from mmmrmllm.evaluation import (
+    GQAAccuracy,
+    VQAAccuracy,
+    normalize_answer,
+    vqa_score,
+)
+
+TEN = ['2'] * 3 + ['3'] * 7
+
+
+@pytest.mark.parametrize('pred, refs, expected', [
+    # official VQAv2: min(1, matches/3) averaged over the 10 leave-one-out
+    # subsets; 3 of 10 match: 3 subsets with 2 matches, 7 with 3
+    ('2', TEN, (3 * 2 / 3 + 7 * 1) / 10),
+    ('3', TEN, 1.0),
+    ('4', TEN, 0.0),
+    ('1', ['1'] + ['0'] * 9, (1 * 0 + 9 * 1 / 3) / 10),
+    ('1', ['1'] * 2 + ['0'] * 8, (2 * 1 / 3 + 8 * 2 / 3) / 10),
+    # numbers as words, articles, punctuation, case
+    ('two', TEN, 0.9),
+    ('Three.', TEN, 1.0),
+    ('a dog', ['dog'] * 10, 1.0),
+    ('the dog!', ['dog'] * 10, 1.0),
+    # one reference: plain exact match after normalisation
+    ('Yes.', ['yes'], 1.0),
+    ('an apple', ['apple'], 1.0),
+    ('apples', ['apple'], 0.0),
+    # few references: matching any of them
+    ('kitten', ['cat', 'kitten'], 1.0),
+])
+def test_vqa_score(pred, refs, expected):
+    assert vqa_score(pred, refs) == pytest.approx(expected)
+
+
+def test_normalize_answer():
+    assert normalize_answer('Ten') == '10'
+    assert normalize_answer('  The red\tball. ') == 'red ball'
+    assert normalize_answer('dont') == "don't"
+    with pytest.raises(ValueError):
+        vqa_score('x', [])
+
+
+def test_metric_mixed_samples_and_types():
+    metric = VQAAccuracy()
+    samples = [
+        # detection-only sample: skipped
+        dict(img_id=1, has_det_ann=True, questions=[]),
+        dict(img_id=2, questions=['q1', 'q2', 'q3'],
+             gt_answers=[TEN, ['yes'], []],
+             question_types=['number', 'yes/no', 'other'],
+             pred_answers=['two', 'no', 'whatever']),
+        dict(img_id=3, questions=['q4'], gt_answers=[['left']],
+             question_types=['relative'], pred_answers=['Left']),
+    ]
+    metric.process({}, samples)
+    result = metric.compute_metrics(metric.results)
+    assert result['num_questions'] == 3  # the unanswered one is not scored
+    assert result['acc'] == pytest.approx((0.9 + 0 + 1) / 3)
+    assert result['acc_number'] == pytest.approx(0.9)
+    assert result['acc_yes/no'] == 0
+    assert result['acc_relative'] == 1
+    assert 'acc_other' not in result
+
+
+def test_metric_missing_predictions():
+    metric = VQAAccuracy()
+    with pytest.raises(ValueError, match='img_id=5'):
+        metric.process({}, [dict(img_id=5, questions=['q'],
+                                 gt_answers=[['a']])])
+    assert metric.compute_metrics([]) == {}
+
+
+def test_gqa_accuracy_is_exact_match():
+    metric = GQAAccuracy()
+    metric.process({}, [
+        dict(questions=['a', 'b'], gt_answers=[['yes'] * 10, ['cup']],
+             question_types=['verify', 'query'],
+             pred_answers=['yes', 'a cup'])
+    ])
+    assert metric.compute_metrics(metric.results)['acc'] == 1.0
+    assert metric.default_prefix == 'gqa'

@@ -1,0 +1,145 @@
+"""Every supported mmdet family runs jointly, and gradients flow as
+designed."""
+import copy
+
+import pytest
+import torch
+from mmdet.models.detectors import SingleStageDetector
+
+from mmmrmllm.models import build_detector_adapter
+from mmmrmllm.registry import MODELS
+from tiny_models import (make_sample, make_tokenizer, mrmllm_cfg,
+                         preprocess)
+
+DETECTORS = ['dino', 'deformable_detr', 'faster_rcnn', 'retinanet', 'fcos',
+             'rtmdet_tiny']
+
+
+@pytest.fixture(scope='module')
+def tok(tmp_path_factory):
+    return make_tokenizer(str(tmp_path_factory.mktemp('tok')))
+
+
+def grad_norm(module):
+    return sum(
+        p.grad.abs().sum().item() for p in module.parameters()
+        if p.grad is not None)
+
+
+@pytest.mark.parametrize('name', DETECTORS)
+def test_joint_training_and_gradient_paths(name, tok):
+    torch.manual_seed(0)
+    model = MODELS.build(mrmllm_cfg(name, tok))
+    model.train()
+    samples = [make_sample(0), make_sample(1, questions=False),
+               make_sample(2, boxes=False)]
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=1e-2)
+    for _ in range(2):
+        data = preprocess(model, samples)
+        losses = model(**data, mode='loss')
+        assert any(k.startswith('det.loss') for k in losses)
+        assert 'lm.loss_lm' in losses
+        total, _ = model.parse_losses(losses)
+        assert torch.isfinite(total)
+        optim.zero_grad()
+        total.backward()
+        optim.step()
+    gates = [model.fusion.p_gate, model.feedback.gate]
+    assert all(g.abs().sum() > 0 for g in gates)
+
+    def grads(key, detach):
+        model.detach_perception = detach
+        model.zero_grad()
+        losses = model(**preprocess(model, samples), mode='loss')
+        part = {k: v for k, v in losses.items() if k.startswith(key)}
+        model.parse_losses(part)[0].backward()
+        return grad_norm(model.fusion), grad_norm(model.detector)
+
+    fusion_g, _ = grads('det.', False)
+    assert fusion_g > 0, 'detection loss does not reach the fusion'
+    _, det_g = grads('lm.', False)
+    assert det_g > 0, 'LM loss does not reach the detector'
+    _, det_g = grads('lm.', True)
+    assert det_g == 0, 'detach_perception leaks the LM gradient'
+
+    model.eval()
+    with torch.no_grad():
+        out = model(**preprocess(model, samples, training=False),
+                    mode='predict')
+    assert len(out[0].pred_answers) == 2 and out[1].pred_answers == []
+    assert out[0].pred_instances.bboxes.shape[1] == 4
+
+
+@MODELS.register_module(force=True)
+class OwnLossDetector(SingleStageDetector):
+    """Stands for GLIP & co.: a loss of its own."""
+
+    def loss(self, batch_inputs, batch_data_samples):
+        return {}
+
+
+def test_detector_without_adapter(tok):
+    from tiny_models import detector_cfg
+    cfg = detector_cfg('retinanet')
+    cfg['type'] = 'OwnLossDetector'
+    with pytest.raises(NotImplementedError, match='OwnLossDetector'):
+        MODELS.build(mrmllm_cfg(cfg, tok))
+    with pytest.raises(NotImplementedError, match='Linear'):
+        build_detector_adapter(torch.nn.Linear(1, 1))
+
+
+def test_wrong_detector_config(tok):
+    from tiny_models import detector_cfg
+    cfg = detector_cfg('retinanet')
+    cfg['type'] = 'NoSuchDetector'
+    with pytest.raises(ValueError, match='NoSuchDetector'):
+        MODELS.build(mrmllm_cfg(cfg, tok))
+    cfg = detector_cfg('retinanet')
+    cfg['bbox_head']['num_anchors_typo'] = 3
+    with pytest.raises(ValueError, match='could not build the detector'):
+        MODELS.build(mrmllm_cfg(cfg, tok))
+    with pytest.raises(TypeError, match='mmdet model config'):
+        MODELS.build(mrmllm_cfg('retinanet', tok) | dict(detector='retinanet'))
+
+
+@pytest.mark.parametrize('name', ['dino', 'faster_rcnn'])
+def test_zero_gate_equals_detector_alone(name, tok):
+    torch.manual_seed(0)
+    model = MODELS.build(mrmllm_cfg(name, tok, lambda_det=1.0))
+    model.train()
+    samples = [make_sample(0), make_sample(1)]
+    data = preprocess(model, samples)
+    adapter = model.det_adapter
+    head_loss = adapter.loss_from_feats
+
+    def reseeded(feats, s):
+        torch.manual_seed(123)
+        return head_loss(feats, s)
+
+    adapter.loss_from_feats = reseeded
+    joint = model(**copy.deepcopy(data), mode='loss')
+    torch.manual_seed(123)
+    alone = model.detector.loss(data['inputs']['det'],
+                                copy.deepcopy(data['data_samples']))
+    for key, val in alone.items():
+        got = joint[f'det.{key}']
+        if isinstance(val, (list, tuple)):
+            for a, b in zip(got, val):
+                torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+        else:
+            torch.testing.assert_close(got, val, atol=1e-6, rtol=0)
+
+    model.eval()
+    data = preprocess(model, samples, training=False)
+    with torch.no_grad():
+        joint = model(**copy.deepcopy(data), mode='predict')
+        alone = model.detector.predict(data['inputs']['det'],
+                                       copy.deepcopy(data['data_samples']))
+    for a, b in zip(joint, alone):
+        torch.testing.assert_close(a.pred_instances.bboxes,
+                                   b.pred_instances.bboxes, atol=1e-6,
+                                   rtol=0)
+        torch.testing.assert_close(a.pred_instances.scores,
+                                   b.pred_instances.scores, atol=1e-6,
+                                   rtol=0)

