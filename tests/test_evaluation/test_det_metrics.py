@@ -59,7 +59,7 @@ def test_coco_skips_vqa_only_and_resets_gt():
                                            questions=['q'], answers=[['a']],
                                            preds=['a'])]
     metric.process({}, [s.to_dict() for s in samples])
-    assert len(metric.results) == 1
+    assert len(metric.results) == 2 and metric.results[1] is None
     assert metric.compute_metrics(metric.results)['bbox_mAP'] == 1.0
     # a second evaluation on other images rebuilds the ground truth
     metric.results.clear()
@@ -126,12 +126,15 @@ def test_evaluator_over_mixed_batch():
         make_sample(1),  # boxes, no questions
         make_sample(3, has_det_ann=False, questions=['how many?'],
                     answers=[['2']], preds=['two']),  # questions only
-        make_sample(2, questions=['left or right?', 'colour?'],
-                    answers=[['left'], ['red']], preds=['left', 'blue']),
+        make_sample(2, questions=['left or right?', 'colour?', 'shape?'],
+                    answers=[['left'], ['red'], ['circle']],
+                    preds=['left', 'blue', 'circle']),
     ]
     evaluator.process(batch, {})
+    # more questions than samples: MMEngine cuts results to the dataset
+    # size, so every metric keeps one result per sample
     result = evaluator.evaluate(3)
     assert result['coco/bbox_mAP'] == pytest.approx(1.0)
     assert result['corner/AR_corner'] == pytest.approx(1.0)
-    assert result['vqa/acc'] == pytest.approx(2 / 3)
-    assert result['vqa/num_questions'] == 3
+    assert result['vqa/acc'] == pytest.approx(3 / 4)
+    assert result['vqa/num_questions'] == 4

@@ -66,6 +66,8 @@ class CornerRecall(BaseMetric):
         classes = (self.dataset_meta or {}).get('classes', ())
         for sample in data_samples:
             if not sample.get('has_det_ann', True):
+                # one result per sample, as MMEngine's collection assumes
+                self.results.append(None)
                 continue
             if 'instances' not in sample:
                 raise KeyError(
@@ -92,6 +94,7 @@ class CornerRecall(BaseMetric):
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Recall per subset, averaged over IoU thresholds."""
+        results = [r for r in results if r is not None]
         if not results:
             MMLogger.get_current_instance().warning(
                 f'{type(self).__name__}: no box-annotated samples to '

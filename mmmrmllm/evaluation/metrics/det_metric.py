@@ -30,13 +30,20 @@ class MRMLLMCocoMetric(CocoMetric):
         self._gt_from_file = self._coco_api is not None
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Keep the samples whose boxes were annotated."""
-        annotated = [s for s in data_samples if s.get('has_det_ann', True)]
-        if annotated:
-            super().process(data_batch, annotated)
+        """Keep the samples whose boxes were annotated.
+
+        A sample without box annotations leaves a ``None``: MMEngine cuts
+        and merges results across ranks assuming one result per sample.
+        """
+        for sample in data_samples:
+            if sample.get('has_det_ann', True):
+                super().process(data_batch, [sample])
+            else:
+                self.results.append(None)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """COCO metrics of the annotated samples ({} if there are none)."""
+        results = [r for r in results if r is not None]
         if not results:
             MMLogger.get_current_instance().warning(
                 f'{type(self).__name__}: no box-annotated samples to '

@@ -45,8 +45,14 @@ class VQAAccuracy(BaseMetric):
         self.min_consensus_refs = min_consensus_refs
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Score each answered question of each sample."""
+        """Score each answered question of each sample.
+
+        Leaves one result per sample (MMEngine cuts and merges results
+        across ranks assuming so): the scores and types of its questions.
+        """
         for sample in data_samples:
+            scored = dict(scores=[], types=[])
+            self.results.append(scored)
             questions = sample.get('questions') or []
             if not questions:
                 continue
@@ -60,25 +66,26 @@ class VQAAccuracy(BaseMetric):
             for pred, ref, qtype in zip(preds, refs, types):
                 if not ref:
                     continue
-                self.results.append(
-                    dict(
-                        score=vqa_score(pred, ref, self.min_consensus_refs),
-                        type=qtype or ''))
+                scored['scores'].append(
+                    vqa_score(pred, ref, self.min_consensus_refs))
+                scored['types'].append(qtype or '')
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Overall and per-type accuracy ({} if nothing was scored)."""
-        if not results:
+        by_type = defaultdict(list)
+        scores = []
+        for r in results:
+            scores.extend(r['scores'])
+            for score, qtype in zip(r['scores'], r['types']):
+                by_type[qtype].append(score)
+        if not scores:
             MMLogger.get_current_instance().warning(
                 f'{type(self).__name__}: no answered questions to evaluate')
             return {}
-        by_type = defaultdict(list)
-        for r in results:
-            by_type[r['type']].append(r['score'])
-        metrics = dict(acc=sum(r['score'] for r in results) / len(results))
+        metrics = dict(acc=sum(scores) / len(scores))
         for qtype in sorted(t for t in by_type if t):
-            scores = by_type[qtype]
-            metrics[f'acc_{qtype}'] = sum(scores) / len(scores)
-        metrics['num_questions'] = len(results)
+            metrics[f'acc_{qtype}'] = sum(by_type[qtype]) / len(by_type[qtype])
+        metrics['num_questions'] = len(scores)
         return metrics
 
 

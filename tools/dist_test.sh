@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
+# On a machine without a GPU, GPUS is the number of CPU processes (gloo).
+CONFIG=$1
+CHECKPOINT=$2
+GPUS=$3
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+ROOT=$(dirname "$0")/..
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+
+PYTHONPATH="$ROOT":$PYTHONPATH OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
+$PYTHON -m torch.distributed.run \
+    --nnodes=$NNODES \
+    --node_rank=$NODE_RANK \
+    --master_addr=$MASTER_ADDR \
+    --nproc_per_node=$GPUS \
+    --master_port=$PORT \
+    "$ROOT"/tools/test.py \
+    $CONFIG \
+    $CHECKPOINT \
+    --launcher pytorch ${@:4}

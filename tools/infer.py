@@ -1,0 +1,206 @@
+"""Detect objects and answer questions about images.
+
+Example::
+
+    python tools/infer.py CONFIG CKPT --img a.jpg b.jpg \
+        --question "how many circles are there?" "is there a square?" \
+        --out-dir outputs/
+
+Writes, per image, a picture with boxes, labels and the answers drawn
+(``<name>.jpg``) and one ``results.json`` for all images. Perception runs
+once per image whatever the number of questions; the timing split per part
+of the model is printed.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import time
+from collections import defaultdict
+
+import mmcv
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmmrmllm.registry import MODELS, VISUALIZERS  # noqa: E402
+from mmmrmllm.utils import register_all_modules  # noqa: E402
+from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='MR-MLLM inference: detections + answers')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--img', nargs='+', required=True, help='image(s)')
+    parser.add_argument(
+        '--question', nargs='*', default=[], help='question(s) asked of '
+        'every image')
+    parser.add_argument('--out-dir', default='outputs', help='output dir')
+    parser.add_argument(
+        '--score-thr', type=float, default=0.3, help='box score to draw')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config (xxx=yyy)')
+    return parser.parse_args()
+
+
+def infer_pipeline(cfg: Config) -> list:
+    """The test pipeline without annotation loading."""
+    dataset = cfg.test_dataloader.dataset
+    while 'pipeline' not in dataset and 'dataset' in dataset:
+        dataset = dataset.dataset
+    pipeline = cfg.get('infer_pipeline', None) or dataset.pipeline
+    steps = []
+    for step in pipeline:
+        name = step['type'] if isinstance(step['type'], str) else \
+            step['type'].__name__
+        if 'LoadAnnotations' not in name:
+            steps.append(step)
+    return steps
+
+
+class PartTimer:
+    """Wall time spent in each direct child module of the model.
+
+    A child called several times (an LLM decoding token by token) adds up;
+    ``calls`` counts the calls, so ``detector`` calls equal to the number of
+    images shows that perception ran once per image.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.seconds = defaultdict(float)
+        self.calls = defaultdict(int)
+        self._start = {}
+        for name, child in model.named_children():
+            if name == 'data_preprocessor':
+                continue
+            child.register_forward_pre_hook(self._pre(name))
+            child.register_forward_hook(self._post(name))
+            if name == 'detector':
+                child.backbone.register_forward_hook(self._count('backbone'))
+
+    def _pre(self, name):
+
+        def hook(module, args):
+            self._start[name] = time.perf_counter()
+
+        return hook
+
+    def _post(self, name):
+
+        def hook(module, args, output):
+            self.seconds[name] += time.perf_counter() - self._start[name]
+            self.calls[name] += 1
+
+        return hook
+
+    def _count(self, name):
+
+        def hook(module, args, output):
+            self.calls[name] += 1
+
+        return hook
+
+
+def main():
+    args = parse_args()
+    for path in args.img:
+        if not osp.isfile(path):
+            raise SystemExit(f'error: image not found: {path}')
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        try:
+            check_config(cfg, args.cfg_options)
+        except ConfigError as err:
+            raise SystemExit(f'error: {err}')
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmmrmllm'))
+
+    model = MODELS.build(cfg.model)
+    checkpoint = load_checkpoint(
+        model, args.checkpoint, map_location='cpu', strict=False)
+    model.dataset_meta = checkpoint.get('meta', {}).get('dataset_meta', {})
+    model.to(args.device).eval()
+    timer = PartTimer(model)
+
+    pipeline = Compose(infer_pipeline(cfg))
+    questions = list(args.question)
+    batch = []
+    for i, path in enumerate(args.img):
+        batch.append(
+            pipeline(
+                dict(
+                    img_path=path,
+                    img_id=i,
+                    questions=questions,
+                    gt_answers=[[] for _ in questions],
+                    question_types=['' for _ in questions],
+                    question_ids=list(range(len(questions))),
+                    has_det_ann=not questions)))
+
+    start = time.perf_counter()
+    with torch.no_grad():
+        outputs = model.test_step(pseudo_collate(batch))
+    total = time.perf_counter() - start
+
+    classes = model.dataset_meta.get('classes') or getattr(
+        model, 'class_names', None) or []
+    os.makedirs(args.out_dir, exist_ok=True)
+    visualizer = VISUALIZERS.build(cfg.visualizer)
+    visualizer.dataset_meta = dict(classes=classes)
+    results = []
+    for path, sample in zip(args.img, outputs):
+        pred = sample.pred_instances
+        keep = pred.scores >= args.score_thr
+        detections = [
+            dict(
+                label=classes[int(label)] if classes else int(label),
+                score=round(float(score), 4),
+                bbox=[round(float(v), 1) for v in box])
+            for box, label, score in zip(pred.bboxes[keep], pred.labels[
+                keep], pred.scores[keep])
+        ]
+        answers = list(sample.get('pred_answers', None) or [])
+        results.append(
+            dict(
+                image=path,
+                detections=detections,
+                answers=[
+                    dict(question=q, answer=a)
+                    for q, a in zip(questions, answers)
+                ]))
+        image = mmcv.imread(path, channel_order='rgb')
+        out_file = osp.join(args.out_dir,
+                            osp.splitext(osp.basename(path))[0] + '.jpg')
+        visualizer.add_datasample(
+            osp.basename(path), image, sample, draw_gt=False,
+            pred_score_thr=args.score_thr, out_file=out_file)
+        print(f'{path}: {len(detections)} objects')
+        for item in results[-1]['answers']:
+            print(f'  Q: {item["question"]}  A: {item["answer"]}')
+
+    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    print(f'\ntiming for {len(args.img)} image(s) x {len(questions)} '
+          f'question(s): total {total:.3f} s')
+    for name, secs in sorted(timer.seconds.items(), key=lambda x: -x[1]):
+        print(f'  {name:<22} {secs:8.3f} s  ({timer.calls[name]} calls)')
+    if 'backbone' in timer.calls:
+        print(f'  detector backbone ran {timer.calls["backbone"]} time(s) '
+              f'for {len(args.img)} image(s)')
+    print(f'wrote {args.out_dir}/results.json')
+
+
+if __name__ == '__main__':
+    main()
