@@ -1,19 +1,20 @@
-from .base import DataRecordError, DropCountMixin
+from .base import DataRecordError, DropCountMixin, TextGeometryError
 from .coco import CODADataset, MRMLLMCocoDataset
 from .cornershapes import CornerShapesDataset, generate_cornershapes
 from .json_dataset import MRMLLMJsonDataset
 from .samplers import MixedRatioSampler
 from .transforms import (
-                         EncoderView,
-                         PackMRMLLMInputs,
-                         RandomFlipWithText,
-                         SkipIfQuestions,
+    EncoderView,
+    PackMRMLLMInputs,
+    RandomFlipWithText,
+    SkipIfQuestions,
 )
 from .vqa import GQADataset, VQAv2Dataset
 
 __all__ = [
-    'DataRecordError', 'DropCountMixin', 'MRMLLMCocoDataset', 'CODADataset',
-    'CornerShapesDataset', 'generate_cornershapes', 'MRMLLMJsonDataset',
-    'MixedRatioSampler', 'EncoderView', 'PackMRMLLMInputs',
-    'RandomFlipWithText', 'SkipIfQuestions', 'GQADataset', 'VQAv2Dataset'
+    'DataRecordError', 'TextGeometryError', 'DropCountMixin',
+    'MRMLLMCocoDataset', 'CODADataset', 'CornerShapesDataset',
+    'generate_cornershapes', 'MRMLLMJsonDataset', 'MixedRatioSampler',
+    'EncoderView', 'PackMRMLLMInputs', 'RandomFlipWithText',
+    'SkipIfQuestions', 'GQADataset', 'VQAv2Dataset'
 ]

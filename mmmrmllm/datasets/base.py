@@ -30,6 +30,13 @@ def describe_record(data_info: dict) -> str:
     return ', '.join(parts) if parts else repr(data_info)[:200]
 
 
+class TextGeometryError(ValueError):
+    """A geometric transform made a sample's questions untrue.
+
+    A configuration error, never skipped by ``skip_invalid``.
+    """
+
+
 class DropCountMixin:
     """Count, report or refuse every record a dataset would lose.
 
@@ -147,7 +154,7 @@ class DropCountMixin:
         """
         try:
             return super().prepare_data(idx)
-        except DataRecordError:
+        except TextGeometryError:
             raise
         except Exception as err:
             record = describe_record(self.get_data_info(idx))

@@ -86,7 +86,11 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
             if os.path.getsize(local_path) == 0:
                 raise DataRecordError(
                     f'{self.ann_file}: the annotation file is empty')
-            self.coco = self.COCOAPI(local_path)
+            try:
+                self.coco = self.COCOAPI(local_path)
+            except ValueError as err:
+                raise DataRecordError(
+                    f'{self.ann_file}: not a COCO JSON file: {err}') from err
         if not self.coco.dataset.get('images'):
             raise DataRecordError(
                 f'{self.ann_file}: the annotation file has no images')
@@ -146,12 +150,15 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
         except FormatError as err:
             raise DataRecordError(str(err)) from err
         questions: dict = {}
-        for raw in records:
-            key = record_image_key(raw)
-            if key not in self.coco.imgs and isinstance(key, str):
-                key = self._image_id_of_file(key, default=key)
-            questions.setdefault(key, []).extend(
-                record_questions(raw, f'{self.question_file}: image {key!r}'))
+        try:
+            for raw in records:
+                key = record_image_key(raw)
+                if key not in self.coco.imgs and isinstance(key, str):
+                    key = self._image_id_of_file(key, default=key)
+                questions.setdefault(key, []).extend(
+                    record_questions(raw, f'image {key!r}'))
+        except FormatError as err:
+            raise DataRecordError(f'{self.question_file}: {err}') from err
         return questions
 
     def _image_id_of_file(self, file_name: str, default):

@@ -1,12 +1,20 @@
 """Models of mmmrmllm; importing registers them in ``mmmrmllm.registry``."""
 from .data_preprocessors import MRMLLMDataPreprocessor
-from .detectors import (BaseDetectorAdapter, DETRAdapter, SingleStageAdapter,
-                        TwoStageAdapter, build_detector_adapter)
+from .detectors import (
+                        BaseDetectorAdapter,
+                        DETRAdapter,
+                        SingleStageAdapter,
+                        TwoStageAdapter,
+                        build_detector_adapter,
+)
 from .fusion import SharedQueryFusion
 from .llm import LLMHead
 from .mrmllm import MRMLLM
-from .perception import (PerceptionEncoder, PerceptionFeedback,
-                         PerceptionPromptGenerator)
+from .perception import (
+                        PerceptionEncoder,
+                        PerceptionFeedback,
+                        PerceptionPromptGenerator,
+)
 from .utils import load_instructblip, load_qformer
 from .vision_encoders import HFVisionEncoder, MMVisionEncoder, VisualTokens
 

@@ -11,6 +11,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from mmmrmllm.registry import MODELS
+
 from .data_preprocessors import MRMLLMDataPreprocessor
 from .detectors import build_detector_adapter
 from .llm import majority_answer
@@ -155,7 +156,7 @@ class MRMLLM(BaseModel):
         if detection_source not in ('pred', 'gt'):
             raise ValueError(f'unknown detection_source {detection_source!r}')
         if mode != 'mllm_only' and detector is None:
-            raise ValueError(f"mode={mode!r} needs a detector config")
+            raise ValueError(f'mode={mode!r} needs a detector config')
         if mode != 'detector_only':
             for key, val in (('vision_encoder', vision_encoder),
                              ('fusion', fusion), ('llm', llm)):
@@ -202,6 +203,11 @@ class MRMLLM(BaseModel):
         if det_cfg is not None:
             self.detector = self._build_detector(det_cfg)
             self.det_adapter = build_detector_adapter(self.detector)
+            # Initialise now (some mmdet parameters, e.g. DINO's
+            # level_embed, are uninitialised memory until init_weights),
+            # so that a checkpoint loaded next is not re-initialised later
+            # by the Runner (see init_weights).
+            self.detector.init_weights()
             if detector_checkpoint is not None:
                 self._load_detector(detector_checkpoint)
         neck_ch = _neck_channels(det_cfg) if det_cfg else None
@@ -282,10 +288,23 @@ class MRMLLM(BaseModel):
         }
         res = self.detector.load_state_dict(state, strict=False)
         MMLogger.get_current_instance().info(
-            f'detector checkpoint {path}: {len(state) - len(res.unexpected_keys)}'
-            f' keys loaded, missing {list(res.missing_keys)}, unexpected '
+            f'detector checkpoint {path}: '
+            f'{len(state) - len(res.unexpected_keys)} keys loaded, missing '
+            f'{list(res.missing_keys)}, unexpected '
             f'{list(res.unexpected_keys)}')
         self._sources['detector'] = path
+
+    def init_weights(self) -> None:
+        """Initialise the MR-MLLM parts only.
+
+        The detector was initialised (and possibly loaded) at build time; the
+        vision encoder and the LLM come initialised from their builders or
+        pretrained directories, which a second initialisation would wipe.
+        """
+        skip = ('detector', 'vision_encoder', 'llm', 'data_preprocessor')
+        for name, child in self.named_children():
+            if name not in skip and hasattr(child, 'init_weights'):
+                child.init_weights()
 
     # ------------------------------------------------- checkpoint handling
     def _frozen_components(self) -> List[str]:
@@ -350,7 +369,10 @@ class MRMLLM(BaseModel):
                           missing_keys, unexpected_keys, error_msgs):
         current = module._persistent_state()
         frozen = set(module.frozen_state_keys())
-        incoming = {k[len(prefix):] for k in state_dict if k.startswith(prefix)}
+        incoming = {
+            k[len(prefix):]
+            for k in state_dict if k.startswith(prefix)
+        }
         report = dict(checkpoint=[], kept={}, missing=[], unexpected=[])
         for key, val in current.items():
             if key in incoming:
@@ -516,7 +538,8 @@ class MRMLLM(BaseModel):
         """Visual embeddings and encoded prompts of every (image, question)
         pair, plus the image index of each."""
         soft = self.language_projection(state.queries)
-        names = self._classes(samples) if self.use_perception_prompt             else None
+        names = self._classes(samples) if self.use_perception_prompt \
+            else None
         visual, prompts, owners = [], [], []
         for i, s in enumerate(samples):
             qs = questions_of(s)
@@ -536,7 +559,8 @@ class MRMLLM(BaseModel):
                 def perception(drop, objects=objects):
                     return gen.render(objects, names, drop)
 
-            answers = [majority_answer(a) for a in s.gt_answers]                 if training else None
+            answers = [majority_answer(a) for a in s.gt_answers] \
+                if training else None
             enc, dropped = self.llm.encode_image_prompts(
                 qs, answers, len(vis), perception, n_obj,
                 sample_name(s, i))

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmmrmllm.datasets import CODADataset, DataRecordError, MRMLLMCocoDataset
+from mmmrmllm.datasets import (
+    CODADataset,
+    DataRecordError,
+    MRMLLMCocoDataset,
+    TextGeometryError,
+)
 
 CLASSES = ('circle', 'square')
 
@@ -219,3 +224,31 @@ def test_pipeline_none_refetch_counted(tmp_path):
                     test_mode=True)
     with pytest.raises(DataRecordError, match='returned None'):
         test_ds[1]
+
+
+def test_malformed_files(tmp_path):
+    (tmp_path / 'ann.json').write_text('{"images": [')
+    with pytest.raises(DataRecordError, match='ann.json: not a COCO JSON'):
+        build(tmp_path, 'ann.json')
+    write_coco(tmp_path)
+    (tmp_path / 'q.json').write_text(json.dumps([dict(questions=[])]))
+    with pytest.raises(DataRecordError, match='q.json.*names no image'):
+        build(tmp_path, 'ann.json', question_file='q.json')
+
+
+def test_flip_on_questions_never_skipped(tmp_path):
+    write_coco(tmp_path)
+    (tmp_path / 'q.json').write_text(json.dumps([
+        dict(image_id=1, questions=[dict(question='Left?', answer='yes')])
+    ]))
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='RandomFlip', prob=1.0),
+        dict(type='PackMRMLLMInputs')
+    ]
+    ds = build(tmp_path, 'ann.json', question_file='q.json',
+               pipeline=pipeline, skip_invalid=True)
+    assert ds[1]['data_samples'].flip  # no questions: flipping is fine
+    with pytest.raises(TextGeometryError, match='RandomFlipWithText'):
+        ds[0]

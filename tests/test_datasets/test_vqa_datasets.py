@@ -41,6 +41,12 @@ def test_vqav2_grouped_per_image(tmp_path):
     assert len(first['gt_answers'][0]) == 10
     assert first['question_types'] == ['number', 'number']
     assert first['img_path'].endswith('COCO_val2014_000000000001.jpg')
+    split = VQAv2Dataset(
+        data_root=str(tmp_path), data_prefix='val2014',
+        question_file='q.json', ann_file='a.json', pipeline=[],
+        max_questions_per_sample=1)
+    assert len(split) == 3
+    assert split.get_data_info(1)['question_ids'] == [101]
 
 
 def test_vqav2_question_for_missing_image(tmp_path):

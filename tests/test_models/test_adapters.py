@@ -5,11 +5,10 @@ import copy
 import pytest
 import torch
 from mmdet.models.detectors import SingleStageDetector
+from tiny_models import make_sample, make_tokenizer, mrmllm_cfg, preprocess
 
 from mmmrmllm.models import build_detector_adapter
 from mmmrmllm.registry import MODELS
-from tiny_models import (make_sample, make_tokenizer, mrmllm_cfg,
-                         preprocess)
 
 DETECTORS = ['dino', 'deformable_detr', 'faster_rcnn', 'retinanet', 'fcos',
              'rtmdet_tiny']
@@ -47,7 +46,7 @@ def test_joint_training_and_gradient_paths(name, tok):
         torch.nn.utils.clip_grad_norm_(params, 0.1)
         optim.step()
     gates = [model.fusion.p_gate, model.feedback.gate]
-    assert all(g.abs().sum() > 0 for g in gates)
+    assert all(g.abs().sum() > 0 for g in gates), gates
 
     def grads(key, detach):
         model.detach_perception = detach

@@ -1,14 +1,16 @@
 import pytest
 import torch
+from tiny_models import fusion_cfg
 
 from mmmrmllm.models import SharedQueryFusion, load_qformer
 from mmmrmllm.models.fusion import resample_to_grid
-from tiny_models import fusion_cfg
 
 
 def tiny_instructblip(path, text='llama'):
-    from transformers import (InstructBlipConfig,
-                              InstructBlipForConditionalGeneration)
+    from transformers import (
+        InstructBlipConfig,
+        InstructBlipForConditionalGeneration,
+    )
     text_cfg = dict(
         model_type=text, vocab_size=96, hidden_size=32,
         intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,

@@ -1,8 +1,8 @@
 import pytest
 import torch
+from tiny_models import llm_cfg, make_tokenizer
 
 from mmmrmllm.registry import MODELS
-from tiny_models import llm_cfg, make_tokenizer
 
 ARCHS = ['llama', 'qwen2', 'mistral', 'gpt2']
 

@@ -1,8 +1,11 @@
 import pytest
 import torch
 
-from mmmrmllm.models import (PerceptionEncoder, PerceptionFeedback,
-                             PerceptionPromptGenerator)
+from mmmrmllm.models import (
+    PerceptionEncoder,
+    PerceptionFeedback,
+    PerceptionPromptGenerator,
+)
 
 NAMES = ['circle', 'square', 'triangle']
 

@@ -1,7 +1,7 @@
 import torch
+from tiny_models import encoder_cfg
 
 from mmmrmllm.registry import MODELS
-from tiny_models import encoder_cfg
 
 
 def check(enc, prefix, grid, dims=32):

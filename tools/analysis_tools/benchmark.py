@@ -187,7 +187,9 @@ def main():
         ]
         out = subprocess.run(
             cmd, capture_output=True, text=True, env=dict(os.environ))
-        lines = [l for l in out.stdout.splitlines() if l.startswith('RESULT')]
+        lines = [
+            ln for ln in out.stdout.splitlines() if ln.startswith('RESULT')
+        ]
         if out.returncode or not lines:
             print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f'variant {variant} failed')

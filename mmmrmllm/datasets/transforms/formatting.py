@@ -8,7 +8,7 @@ from mmdet.datasets.transforms import PackDetInputs
 
 from mmmrmllm.registry import TRANSFORMS
 
-from ..base import DataRecordError, describe_record
+from ..base import DataRecordError, TextGeometryError, describe_record
 from .text_geometry import text_geometry_violation
 
 TEXT_KEYS = ('questions', 'gt_answers', 'question_types', 'question_ids')
@@ -35,8 +35,8 @@ class PackMRMLLMInputs(PackDetInputs):
     Raises:
         DataRecordError: For a sample with neither box annotations nor
             questions, or with unequal numbers of questions and answers.
-        ValueError: If the questions no longer match a flipped or cropped
-            image.
+        TextGeometryError: If the questions no longer match a flipped or
+            cropped image.
     """
 
     def __init__(self,
@@ -59,7 +59,8 @@ class PackMRMLLMInputs(PackDetInputs):
                 'annotations nor questions')
         violation = text_geometry_violation(results)
         if violation:
-            raise ValueError(f'{describe_record(results)}: {violation}')
+            raise TextGeometryError(
+                f'{describe_record(results)}: {violation}')
         text = {'questions': questions}
         for key in TEXT_KEYS[1:]:
             values = list(results.get(key) or [])

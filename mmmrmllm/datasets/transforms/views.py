@@ -6,7 +6,7 @@ from mmcv.transforms import BaseTransform
 
 from mmmrmllm.registry import TRANSFORMS
 
-from ..base import describe_record
+from ..base import TextGeometryError, describe_record
 from .text_geometry import text_geometry_violation
 
 
@@ -29,7 +29,7 @@ class EncoderView(BaseTransform):
         backend (str): Image resize backend. Defaults to ``'cv2'``.
 
     Raises:
-        ValueError: If a sample with questions was flipped or cropped
+        TextGeometryError: If a sample with questions was flipped or cropped
             without recomputing its answers.
     """
 
@@ -48,7 +48,8 @@ class EncoderView(BaseTransform):
     def transform(self, results: dict) -> dict:
         violation = text_geometry_violation(results)
         if violation:
-            raise ValueError(f'{describe_record(results)}: {violation}')
+            raise TextGeometryError(
+                f'{describe_record(results)}: {violation}')
         img = results['img']
         if self.keep_ratio:
             enc = mmcv.imrescale(

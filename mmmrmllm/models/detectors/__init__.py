@@ -1,5 +1,10 @@
-from .adapters import (BaseDetectorAdapter, DETRAdapter, SingleStageAdapter,
-                       TwoStageAdapter, build_detector_adapter)
+from .adapters import (
+                       BaseDetectorAdapter,
+                       DETRAdapter,
+                       SingleStageAdapter,
+                       TwoStageAdapter,
+                       build_detector_adapter,
+)
 
 __all__ = [
     'BaseDetectorAdapter', 'SingleStageAdapter', 'TwoStageAdapter',

@@ -9,8 +9,11 @@ backbone therefore runs once per image.
 import copy
 from typing import Dict, List, Sequence, Tuple, Type
 
-from mmdet.models.detectors import (DetectionTransformer,
-                                    SingleStageDetector, TwoStageDetector)
+from mmdet.models.detectors import (
+    DetectionTransformer,
+    SingleStageDetector,
+    TwoStageDetector,
+)
 from mmdet.structures import SampleList
 from mmengine.structures import InstanceData
 from torch import Tensor, nn

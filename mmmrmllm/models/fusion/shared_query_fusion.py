@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmmrmllm.registry import MODELS
+
 from .qformer_layers import QFormerEmbeddings, QFormerEncoder, QFormerLayer
 
 

@@ -11,8 +11,13 @@ def build_byte_tokenizer() -> PreTrainedTokenizerFast:
     Returns:
         PreTrainedTokenizerFast: The tokenizer.
     """
-    from tokenizers import (Tokenizer, decoders, models, pre_tokenizers,
-                            processors)
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+    )
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     specials = ['<s>', '</s>', '<pad>']
     vocab = {t: i for i, t in enumerate(specials + alphabet)}

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
+
 from .byte_tokenizer import BYTE_TOKENIZER, build_byte_tokenizer
 
 IMAGE_TOKEN = '<image>'
@@ -167,6 +168,10 @@ class LLMHead(BaseModule):
     @property
     def hidden_size(self) -> int:
         return self.model.get_input_embeddings().embedding_dim
+
+    def init_weights(self) -> None:
+        """Keep the weights of construction time: a ``Runner`` calls
+        ``init_weights``, and HF's would re-initialise a model."""
 
     def train(self, mode: bool = True):
         super().train(mode and not self.frozen)

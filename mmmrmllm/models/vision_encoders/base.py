@@ -36,6 +36,10 @@ class BaseVisionEncoder(BaseModule):
         """Width C of the tokens."""
         raise NotImplementedError
 
+    def init_weights(self) -> None:
+        """Keep the weights of construction time: pretrained ones must not
+        be re-initialised (a ``Runner`` calls ``init_weights``)."""
+
     def _freeze(self) -> None:
         if self.frozen:
             self.requires_grad_(False)

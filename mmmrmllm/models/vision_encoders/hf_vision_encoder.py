@@ -8,6 +8,7 @@ import transformers
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
+
 from .base import BaseVisionEncoder, VisualTokens
 
 # model_type of a (possibly composite) config → vision-tower class.

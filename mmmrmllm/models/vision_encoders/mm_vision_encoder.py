@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
+
 from .base import BaseVisionEncoder, VisualTokens
 
 
@@ -30,6 +31,7 @@ class MMVisionEncoder(BaseVisionEncoder):
         super().__init__(frozen=frozen, init_cfg=init_cfg)
         backbone = dict(backbone, out_type='raw')
         self.backbone = MODELS.build(backbone)
+        self.backbone.init_weights()
         self.source = checkpoint
         if checkpoint is not None:
             from mmengine.runner import load_checkpoint
