@@ -21,7 +21,7 @@ def check_config(cfg: Config, options: dict) -> None:
         ConfigError: naming the first unknown key and what exists there.
     """
     for key in options:
-        node = cfg
+        node = getattr(cfg, '_cfg_dict', cfg)
         walked = []
         for part in key.split('.'):
             if isinstance(node, (list, tuple)) and part.isdigit() \

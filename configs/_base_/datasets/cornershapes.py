@@ -1,0 +1,100 @@
+# CornerShapes (generated: tools/misc/generate_cornershapes.py). Training
+# mixes det_train (boxes, common appearance) with vqa_train (questions only,
+# has_det_ann=False, common + corner appearance); val and corner are scored
+# for detection (COCO mAP, corner/common recall) and VQA together.
+from mmcv.transforms import LoadImageFromFile
+from mmdet.datasets.transforms import LoadAnnotations, Resize
+from mmengine.dataset import ConcatDataset, DefaultSampler
+from mmengine.evaluator import Evaluator
+
+from mmmrmllm.datasets import (
+    CornerShapesDataset,
+    EncoderView,
+    MixedRatioSampler,
+    MRMLLMJsonDataset,
+    PackMRMLLMInputs,
+)
+from mmmrmllm.evaluation import CornerRecall, MRMLLMCocoMetric, VQAAccuracy
+
+data_root = 'data/cornershapes/'
+det_scale = (128, 128)
+enc_scale = (64, 64)
+# det_train : vqa_train images per epoch of the mixed sampler
+mix_ratios = [3, 1]
+
+train_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=LoadAnnotations, with_bbox=True),
+    dict(type=EncoderView, scale=enc_scale),
+    dict(type=Resize, scale=det_scale, keep_ratio=True),
+    dict(type=PackMRMLLMInputs),
+]
+test_pipeline = train_pipeline
+
+det_train = dict(
+    type=CornerShapesDataset,
+    data_root=data_root,
+    ann_file='annotations/det_train.json',
+    data_prefix=dict(img=''),
+    filter_cfg=dict(filter_empty_gt=False),
+    pipeline=train_pipeline)
+vqa_train = dict(
+    type=MRMLLMJsonDataset,
+    data_root=data_root,
+    ann_file='questions/vqa_train.json',
+    data_prefix=dict(img=''),
+    pipeline=train_pipeline)
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type=MixedRatioSampler, ratios=mix_ratios),
+    dataset=dict(type=ConcatDataset, datasets=[det_train, vqa_train]))
+
+
+val_dataset = dict(
+    type=CornerShapesDataset,
+    data_root=data_root,
+    ann_file='annotations/val.json',
+    question_file='questions/val.json',
+    data_prefix=dict(img=''),
+    test_mode=True,
+    pipeline=test_pipeline)
+# The corner-case split: `tools/test.py ... --cfg-options` or the demo swap
+# it in for val (see `corner_dataset` / `corner_evaluator`).
+corner_dataset = dict(
+    val_dataset,
+    ann_file='annotations/corner.json',
+    question_file='questions/corner.json')
+
+val_evaluator = dict(
+    type=Evaluator,
+    metrics=[
+        dict(
+            type=MRMLLMCocoMetric,
+            ann_file=data_root + 'annotations/val.json',
+            metric='bbox'),
+        dict(type=CornerRecall),
+        dict(type=VQAAccuracy),
+    ])
+corner_evaluator = dict(
+    type=Evaluator,
+    metrics=[
+        dict(
+            type=MRMLLMCocoMetric,
+            ann_file=data_root + 'annotations/corner.json',
+            metric='bbox'),
+        dict(type=CornerRecall),
+        dict(type=VQAAccuracy),
+    ])
+
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    drop_last=False,
+    sampler=dict(type=DefaultSampler, shuffle=False),
+    dataset=val_dataset)
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
