@@ -15,3 +15,13 @@ default_hooks.update(  # noqa: F405
                     max_keep_ckpts=2),
     logger=dict(type='LoggerHook', interval=10))
 randomness = dict(seed=0)
+# A short prompt a 2-layer LLM trained from scratch can learn to read in a
+# few hundred steps: per-class counts, then the objects with coarse boxes.
+model.prompt_generator.update(  # noqa: F405
+    template='{counts}Objects: {objects}.\n',
+    counts_template='Counts: {counts}. ',
+    object_template='{name} {box}',
+    coord_style='int999',
+    with_counts=True,
+    sort='position')
+model.llm.generation_cfg.update(max_new_tokens=10)  # noqa: F405

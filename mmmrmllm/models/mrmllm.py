@@ -1,5 +1,6 @@
 """MRMLLM: the joint model of MR-MLLM (arXiv 2406.15768)."""
 import copy
+import os
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -16,6 +17,7 @@ from .data_preprocessors import MRMLLMDataPreprocessor
 from .detectors import build_detector_adapter
 from .llm import majority_answer
 from .perception import PerceptionFeedback, PerceptionPromptGenerator
+from .utils.pretrained import load_instructblip
 
 MODES = ('joint', 'detector_only', 'mllm_only')
 
@@ -124,6 +126,12 @@ class MRMLLM(BaseModel):
         class_names (Sequence[str], optional): Detector classes; defaults
             to the samples' ``metainfo['classes']`` or ``dataset_meta``.
         generation_cfg (dict, optional): Overrides the LLM's defaults.
+        pretrained_mllm (str, optional): A local HF InstructBLIP / BLIP-2
+            directory (``save_pretrained``) loaded into the vision encoder,
+            fusion (Q-Former), language projection and LLM by
+            :func:`load_instructblip`; the per-part report of loaded /
+            missing / unexpected keys is logged and kept in
+            ``self.pretrained_report``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -150,6 +158,7 @@ class MRMLLM(BaseModel):
                  gt_noise: float = 0.05,
                  class_names: Optional[Sequence[str]] = None,
                  generation_cfg: Optional[dict] = None,
+                 pretrained_mllm: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -207,7 +216,9 @@ class MRMLLM(BaseModel):
             # level_embed, are uninitialised memory until init_weights),
             # so that a checkpoint loaded next is not re-initialised later
             # by the Runner (see init_weights).
-            self.detector.init_weights()
+            # (Parameters built on the meta device hold no data to init.)
+            if not any(p.is_meta for p in self.detector.parameters()):
+                self.detector.init_weights()
             if detector_checkpoint is not None:
                 self._load_detector(detector_checkpoint)
         neck_ch = _neck_channels(det_cfg) if det_cfg else None
@@ -257,6 +268,16 @@ class MRMLLM(BaseModel):
             self.prompt_generator = MODELS.build(pg)
         self._label_cache: Dict[tuple, Tensor] = {}
         self.load_report: Optional[dict] = None
+        self.pretrained_report: Optional[dict] = None
+        if pretrained_mllm is not None:
+            if mode == 'detector_only':
+                raise ValueError('pretrained_mllm needs the MLLM parts; '
+                                 "mode='detector_only' has none")
+            if not os.path.exists(pretrained_mllm):
+                raise FileNotFoundError(
+                    f'pretrained_mllm {pretrained_mllm!r} not found (a local '
+                    'InstructBLIP / BLIP-2 save_pretrained directory)')
+            self.pretrained_report = load_instructblip(self, pretrained_mllm)
         self._register_state_dict_hook(MRMLLM._drop_frozen_hook)
         self.register_load_state_dict_pre_hook(MRMLLM._fill_frozen_hook)
 

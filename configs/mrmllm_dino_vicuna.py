@@ -1,0 +1,164 @@
+# MR-MLLM at paper scale: DINO-4scale (ResNet-50) + InstructBLIP's EVA
+# ViT-g/14 vision tower + a 32-query Q-Former-shaped SharedQueryFusion +
+# Vicuna-7B, on COCO + VQAv2, tested on CODA corner cases.
+#
+#   python tools/train.py configs/mrmllm_dino_vicuna.py
+#   bash tools/dist_train.sh configs/mrmllm_dino_vicuna.py 8
+#
+# Training stages (switch `stage` below, or --cfg-options is not enough:
+# copy this file and change it):
+#   'align'  - detector, vision tower and LLM frozen; the fusion, language
+#              projection, box tokens and feedback gates learn.
+#   'mutual' - (default) the detector trains too, and the LM loss reaches
+#              it through the shared queries (detach_perception=False).
+#   'lora'   - as 'mutual', plus LoRA adapters on the LLM.
+from mmengine.config import read_base
+from mmengine.optim import CosineAnnealingLR, LinearLR
+from mmengine.runner import IterBasedTrainLoop, TestLoop, ValLoop
+from torch.optim import AdamW
+
+from mmmrmllm.models import (
+    MRMLLM,
+    HFVisionEncoder,
+    LLMHead,
+    MRMLLMDataPreprocessor,
+    PerceptionEncoder,
+    PerceptionFeedback,
+    PerceptionPromptGenerator,
+    SharedQueryFusion,
+)
+
+with read_base():
+    from ._base_.datasets.coco_vqav2_coda import *  # noqa: F401,F403
+    from ._base_.default_runtime import *  # noqa: F401,F403
+    from ._base_.models.dino_4scale_r50 import detector
+
+# ---- weight locations (local paths; nothing is downloaded) --------------
+# An HF InstructBLIP-Vicuna-7B directory (`save_pretrained`): vision tower,
+# Q-Former, language projection, LLM and tokenizer.
+instructblip_dir = 'checkpoints/instructblip-vicuna-7b'
+# An mmdet DINO-4scale R50 COCO checkpoint.
+dino_checkpoint = 'checkpoints/dino-4scale_r50_8xb2-12e_coco.pth'
+stage = 'mutual'
+# -------------------------------------------------------------------------
+
+# InstructBLIP's EVA ViT-g/14 (the vision tower of instructblip-vicuna-7b)
+eva_vit_g = dict(
+    model_type='instructblip_vision_model',
+    hidden_size=1408,
+    intermediate_size=6144,
+    num_hidden_layers=39,
+    num_attention_heads=16,
+    image_size=224,
+    patch_size=14,
+    layer_norm_eps=1e-6,
+    qkv_bias=True)
+vicuna_7b = dict(
+    model_type='llama',
+    vocab_size=32001,
+    hidden_size=4096,
+    intermediate_size=11008,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    max_position_embeddings=2048,
+    rms_norm_eps=1e-6,
+    pad_token_id=0,
+    bos_token_id=1,
+    eos_token_id=2)
+
+model = dict(
+    type=MRMLLM,
+    mode='joint',
+    detector=detector,
+    detector_checkpoint=dino_checkpoint,
+    pretrained_mllm=instructblip_dir,
+    data_preprocessor=dict(
+        type=MRMLLMDataPreprocessor,
+        # CLIP/EVA normalisation of the encoder view
+        enc=dict(
+            mean=[122.771, 116.746, 104.094],
+            std=[68.501, 66.632, 70.323],
+            bgr_to_rgb=True)),
+    vision_encoder=dict(
+        type=HFVisionEncoder, model_cfg=eva_vit_g, frozen=True),
+    # laid out like InstructBLIP's Q-Former so its weights load one-to-one
+    fusion=dict(
+        type=SharedQueryFusion,
+        num_queries=32,
+        hidden_size=768,
+        num_layers=12,
+        num_heads=12,
+        intermediate_size=3072,
+        cross_attention_frequency=2,
+        vocab_size=30523,
+        fusion='sum'),
+    feedback=dict(type=PerceptionFeedback, num_levels=4, num_heads=8),
+    perception_encoder=dict(type=PerceptionEncoder, embed_dims=256),
+    prompt_generator=dict(
+        type=PerceptionPromptGenerator,
+        score_thr=0.3,
+        max_objects=20,
+        coord_style='norm',
+        with_counts=True,
+        drop_rate=0.1),
+    llm=dict(
+        type=LLMHead,
+        model_cfg=vicuna_7b,
+        tokenizer=instructblip_dir,
+        torch_dtype='bfloat16',
+        train_mode='lora' if stage == 'lora' else 'frozen',
+        lora_cfg=dict(r=16, lora_alpha=32, target_modules=['q_proj',
+                                                           'v_proj']),
+        max_length=1024,
+        generation_cfg=dict(max_new_tokens=16, num_beams=1)),
+    lambda_det=1.0,
+    lambda_lm=1.0,
+    use_det_feats_in_fusion=True,
+    use_feedback=True,
+    use_box_tokens=True,
+    use_perception_prompt=True,
+    detach_perception=stage == 'align')
+
+max_iters = 60000
+train_cfg = dict(
+    type=IterBasedTrainLoop, max_iters=max_iters, val_interval=5000)
+val_cfg = dict(type=ValLoop)
+test_cfg = dict(type=TestLoop)
+
+optim_wrapper = dict(
+    optimizer=dict(type=AdamW, lr=1e-4, weight_decay=0.05),
+    clip_grad=dict(max_norm=1.0, norm_type=2),
+    paramwise_cfg=dict(
+        custom_keys={
+            # 'align' keeps the detector as loaded
+            'detector':
+            dict(lr_mult=0.0 if stage == 'align' else 0.1, decay_mult=1.0),
+        }))
+param_scheduler = [
+    dict(type=LinearLR, start_factor=0.01, by_epoch=False, begin=0,
+         end=1000),
+    dict(
+        type=CosineAnnealingLR,
+        by_epoch=False,
+        begin=1000,
+        end=max_iters,
+        eta_min=1e-6)
+]
+
+# 7B on 8 GPUs: FSDP through MMEngine's FlexibleRunner (README, "Memory
+# plan"). Frozen and trainable parameters share FSDP units, hence
+# use_orig_params.
+runner_type = 'FlexibleRunner'
+strategy = dict(
+    type='FSDPStrategy',
+    model_wrapper=dict(
+        auto_wrap_policy=dict(
+            type='torch.distributed.fsdp.wrap.size_based_auto_wrap_policy',
+            min_num_params=int(1e7)),
+        use_orig_params=True),
+    state_dict_cfg='full')
+default_hooks.update(  # noqa: F405
+    checkpoint=dict(
+        type='CheckpointHook', interval=5000, by_epoch=False,
+        max_keep_ckpts=3))
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -1,0 +1,61 @@
+"""The paper-scale config, built without weights on the meta device."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmmrmllm.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PAPER = osp.join(ROOT, 'configs', 'mrmllm_dino_vicuna.py')
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def paper_model_cfg(**overrides):
+    cfg = Config.fromfile(PAPER)
+    model = cfg.model
+    model.update(overrides)
+    return model
+
+
+def test_paper_scale_parameter_counts():
+    # no weights: the architecture only (tokenizer: the built-in byte one)
+    model_cfg = paper_model_cfg(detector_checkpoint=None, pretrained_mllm=None)
+    model_cfg.llm.tokenizer = 'byte'
+    with torch.device('meta'):
+        model = MODELS.build(model_cfg)
+    parts = {name: count(child) for name, child in model.named_children()}
+    print('\n'.join(f'{k:>22}: {v / 1e6:10.2f} M' for k, v in parts.items()))
+    # Vicuna-7B (LLaMA-7B shape, 32001-token vocabulary)
+    assert 6.73e9 < parts['llm'] < 6.75e9
+    # EVA ViT-g/14 as in InstructBLIP
+    assert 0.98e9 < parts['vision_encoder'] < 0.99e9
+    # InstructBLIP's Q-Former (with its BERT word embeddings) + P_proj/gates
+    assert 0.10e9 < parts['fusion'] < 0.21e9
+    # DINO-4scale R50 (47.7 M in mmdet's model zoo)
+    assert 46e6 < parts['detector'] < 49e6
+    assert parts['language_projection'] == 768 * 4096 + 4096
+    # the LLM is frozen at this stage; the detector and fusion train
+    trainable = {
+        name: sum(p.numel() for p in child.parameters() if p.requires_grad)
+        for name, child in model.named_children()
+    }
+    assert trainable['llm'] == 0 and trainable['vision_encoder'] == 0
+    assert trainable['fusion'] == parts['fusion']
+
+
+def test_missing_weight_locations_are_named(tmp_path):
+    missing = str(tmp_path / 'no-such-instructblip')
+    cfg = paper_model_cfg(detector_checkpoint=None, pretrained_mllm=None)
+    cfg.llm.tokenizer = missing
+    with torch.device('meta'), pytest.raises(FileNotFoundError,
+                                             match='no-such-instructblip'):
+        MODELS.build(cfg)
+    cfg = paper_model_cfg(detector_checkpoint=str(tmp_path / 'dino.pth'))
+    with torch.device('meta'), pytest.raises(FileNotFoundError,
+                                             match='dino.pth'):
+        MODELS.build(cfg)
