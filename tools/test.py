@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmmrmllm.registry import RUNNERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
@@ -93,7 +94,11 @@ def main():
     except (ConfigError, FileNotFoundError) as err:
         raise SystemExit(f'error: {err}')
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    if 'runner_type' in cfg:
+        # e.g. FlexibleRunner with an FSDP / DeepSpeed strategy
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
     runner.test()
 
 

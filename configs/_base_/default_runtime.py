@@ -9,7 +9,7 @@ from mmengine.hooks import (
 from mmengine.runner import LogProcessor
 from mmengine.visualization import LocalVisBackend, TensorboardVisBackend
 
-from mmmrmllm.engine.hooks import AnswerLoggingHook
+from mmmrmllm.engine.hooks import AnswerLoggingHook, RandomStateHook
 from mmmrmllm.visualization import MRMLLMVisualizer
 
 default_scope = 'mmmrmllm'
@@ -22,7 +22,11 @@ default_hooks = dict(
         type=CheckpointHook, interval=1000, by_epoch=False, max_keep_ckpts=3),
     sampler_seed=dict(type=DistSamplerSeedHook),
     visualization=dict(type=DetVisualizationHook, draw=True, interval=50))
-custom_hooks = [dict(type=AnswerLoggingHook, interval=50)]
+custom_hooks = [
+    dict(type=AnswerLoggingHook, interval=50),
+    # a resumed run draws the same random numbers as an uninterrupted one
+    dict(type=RandomStateHook),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,3 +1,4 @@
 from .answer_logging_hook import AnswerLoggingHook, format_answers
+from .random_state_hook import RandomStateHook
 
-__all__ = ['AnswerLoggingHook', 'format_answers']
+__all__ = ['AnswerLoggingHook', 'RandomStateHook', 'format_answers']
