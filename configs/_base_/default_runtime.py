@@ -1,4 +1,3 @@
-from mmdet.engine.hooks import DetVisualizationHook
 from mmengine.hooks import (
                             CheckpointHook,
                             DistSamplerSeedHook,
@@ -9,7 +8,11 @@ from mmengine.hooks import (
 from mmengine.runner import LogProcessor
 from mmengine.visualization import LocalVisBackend, TensorboardVisBackend
 
-from mmmrmllm.engine.hooks import AnswerLoggingHook, RandomStateHook
+from mmmrmllm.engine.hooks import (
+    AnswerLoggingHook,
+    MRMLLMVisualizationHook,
+    RandomStateHook,
+)
 from mmmrmllm.visualization import MRMLLMVisualizer
 
 default_scope = 'mmmrmllm'
@@ -21,7 +24,9 @@ default_hooks = dict(
     checkpoint=dict(
         type=CheckpointHook, interval=1000, by_epoch=False, max_keep_ckpts=3),
     sampler_seed=dict(type=DistSamplerSeedHook),
-    visualization=dict(type=DetVisualizationHook, draw=True, interval=50))
+    visualization=dict(
+        type=MRMLLMVisualizationHook, draw=True, interval=50,
+        max_test_images=None))
 custom_hooks = [
     dict(type=AnswerLoggingHook, interval=50),
     # a resumed run draws the same random numbers as an uninterrupted one

@@ -1,0 +1,7 @@
+# Ablation of the tiny MR-MLLM: no perception-embedded prompt.
+from mmengine.config import read_base
+
+with read_base():
+    from ..mrmllm.mrmllm_dino_r18_tinyllama_400i_cornershapes import *  # noqa: E501,F401,F403
+
+model.update(use_perception_prompt=False)  # noqa: F405

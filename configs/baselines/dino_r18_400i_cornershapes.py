@@ -1,0 +1,8 @@
+# Baseline: the detector alone (same DINO, data and schedule as the tiny
+# MR-MLLM); VQA-only images contribute nothing.
+from mmengine.config import read_base
+
+with read_base():
+    from ..mrmllm.mrmllm_dino_r18_tinyllama_400i_cornershapes import *  # noqa: F401,F403
+
+model.update(mode='detector_only')  # noqa: F405

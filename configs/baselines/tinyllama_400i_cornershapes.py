@@ -1,0 +1,8 @@
+# Baseline: the MLLM alone (vision encoder + Q-Former + LLM, no detector,
+# no perception tokens or prompt); detection-only images contribute nothing.
+from mmengine.config import read_base
+
+with read_base():
+    from ..mrmllm.mrmllm_dino_r18_tinyllama_400i_cornershapes import *  # noqa: F401,F403
+
+model.update(mode='mllm_only')  # noqa: F405
