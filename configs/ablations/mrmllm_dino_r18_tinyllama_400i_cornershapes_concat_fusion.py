@@ -1,4 +1,5 @@
-# Ablation of the tiny MR-MLLM: gated concat fusion instead of the sum of Eq. 1.
+# Ablation of the tiny MR-MLLM: gated concat fusion instead of the sum of Eq.
+# 1.
 from mmengine.config import read_base
 
 with read_base():

@@ -1,4 +1,5 @@
-# Ablation of the tiny MR-MLLM: detector features left out of the fusion memory (Eq. 1 without P_proj).
+# Ablation of the tiny MR-MLLM: detector features left out of the fusion memory
+# (Eq. 1 without P_proj).
 from mmengine.config import read_base
 
 with read_base():

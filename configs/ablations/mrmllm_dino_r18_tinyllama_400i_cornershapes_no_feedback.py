@@ -1,4 +1,5 @@
-# Ablation of the tiny MR-MLLM: no PerceptionFeedback (shared queries do not reach the detector).
+# Ablation of the tiny MR-MLLM: no PerceptionFeedback (shared queries do not
+# reach the detector).
 from mmengine.config import read_base
 
 with read_base():

@@ -44,8 +44,8 @@ def main():
     model.load_state_dict(quantised.state_dict())
     model.save_pretrained(args.out_dir)
     tokenizer.save_pretrained(args.out_dir)
-    print(f'wrote {args.out_dir} ({sum(p.numel() for p in model.parameters())'
-          f' / 1e6:.1f} M parameters)')
+    num = sum(p.numel() for p in model.parameters())
+    print(f'wrote {args.out_dir} ({num / 1e6:.1f} M parameters)')
 
 
 if __name__ == '__main__':
