@@ -30,8 +30,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('out_dir')
     args = parser.parse_args()
-    from transformers import (AutoModelForCausalLM, AutoTokenizer,
-                              LlamaForCausalLM)
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        LlamaForCausalLM,
+    )
     path = find_gguf()
     folder, name = osp.split(path)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
