@@ -80,3 +80,15 @@ def test_smollm2_export_and_config(tmp_path):
     assert sum(p.numel() for p in model.llm.parameters()) > 130e6
     # frozen LLM weights stay out of the checkpoint
     assert not any(k.startswith('llm.') for k in model.state_dict())
+
+
+def test_project_swaps_in_fcos():
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'projects', 'MRMLLM_FCOS', 'configs',
+                 'mrmllm_fcos_r18_tinyllama_400i_cornershapes.py'))
+    assert cfg.model.detector.type == 'FCOS'
+    assert 'num_queries' not in cfg.model.detector
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    assert type(model.det_adapter).__name__ == 'SingleStageAdapter'
+    assert model.feedback is not None

@@ -1,0 +1,69 @@
+# MR-MLLM with a single-stage, anchor-free detector: FCOS (ResNet-18, FPN,
+# GN head) in place of DINO. Only the `detector` dict changes -- a plain
+# mmdet model config; MRMLLM picks the single-stage adapter itself, and the
+# fusion / feedback widths follow the neck's `out_channels`.
+from mmengine.config import read_base
+
+with read_base():
+    from ....configs.mrmllm.mrmllm_dino_r18_tinyllama_400i_cornershapes import *  # noqa: E501,F401,F403
+
+model.detector = dict(  # noqa: F405
+    type='FCOS',
+    data_preprocessor=dict(
+        type='DetDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=32,
+    ),
+    backbone=dict(
+        type='ResNet',
+        depth=18,
+        num_stages=4,
+        out_indices=(1, 2, 3),
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        style='pytorch',
+        init_cfg=None,
+    ),
+    neck=dict(
+        type='FPN',
+        in_channels=[128, 256, 512],
+        out_channels=128,
+        start_level=0,
+        add_extra_convs='on_output',
+        num_outs=4,
+        relu_before_extra_convs=True,
+    ),
+    bbox_head=dict(
+        type='FCOSHead',
+        num_classes=3,
+        in_channels=128,
+        stacked_convs=2,
+        feat_channels=128,
+        strides=[8, 16, 32, 64],
+        regress_ranges=((-1, 32), (32, 64), (64, 128), (128, 1e8)),
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+        loss_cls=dict(
+            type='FocalLoss',
+            use_sigmoid=True,
+            gamma=2.0,
+            alpha=0.25,
+            loss_weight=1.0,
+        ),
+        loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
+        loss_centerness=dict(
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0
+        ),
+    ),
+    test_cfg=dict(
+        nms_pre=1000,
+        min_bbox_size=0,
+        score_thr=0.05,
+        nms=dict(type='nms', iou_threshold=0.5),
+        max_per_img=100,
+    ),
+)
+# FCOS keeps its feature levels (4 here) for the feedback path
+model.feedback.update(num_levels=4)  # noqa: F405
