@@ -349,10 +349,12 @@ class MRMLLM(BaseModel):
         """
         comps = tuple(c + '.' for c in self._frozen_components())
         keys = []
-        for name, p in self.named_parameters():
+        # tied weights (an LLM's lm_head / embed_tokens) appear under every
+        # name in the state dict
+        for name, p in self.named_parameters(remove_duplicate=False):
             if name.startswith(comps) or not p.requires_grad:
                 keys.append(name)
-        for mod_name, mod in self.named_modules():
+        for mod_name, mod in self.named_modules(remove_duplicate=False):
             params = list(mod.parameters(recurse=False))
             all_frozen = bool(params) and not any(p.requires_grad
                                                  for p in params)
@@ -378,8 +380,8 @@ class MRMLLM(BaseModel):
         return src or 'random init'
 
     def _persistent_state(self) -> Dict[str, Tensor]:
-        state = dict(self.named_parameters())
-        for mod_name, mod in self.named_modules():
+        state = dict(self.named_parameters(remove_duplicate=False))
+        for mod_name, mod in self.named_modules(remove_duplicate=False):
             for name, buf in mod.named_buffers(recurse=False):
                 if name not in mod._non_persistent_buffers_set:
                     state[f'{mod_name}.{name}' if mod_name else name] = buf
