@@ -24,12 +24,12 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmmrmllm.registry import MODELS, VISUALIZERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
+from mmmrmllm.utils.checkpoint import load_matching_checkpoint  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
 
 
@@ -68,24 +68,51 @@ def infer_pipeline(cfg: Config) -> list:
 
 
 class PartTimer:
-    """Wall time spent in each direct child module of the model.
+    """Wall time spent in each part of the model.
 
-    A child called several times (an LLM decoding token by token) adds up;
-    ``calls`` counts the calls, so ``detector`` calls equal to the number of
-    images shows that perception ran once per image.
+    Module parts (vision encoder, fusion, feedback, ...) are timed with
+    forward hooks; the detector and the LLM, which the model drives through
+    methods rather than ``forward``, by wrapping those methods: the
+    detector's backbone + neck (``det_adapter.extract``), its head
+    (``det_adapter.predict_from_feats``: once for the detections of the
+    prompt, once for the output when feedback is on) and the LLM's
+    ``generate`` (all decoding steps). A part called several times adds up;
+    ``calls`` counts the calls and ``images`` the images the backbone saw,
+    which shows that perception ran once per image whatever the number of
+    questions.
     """
 
     def __init__(self, model: torch.nn.Module):
         self.seconds = defaultdict(float)
         self.calls = defaultdict(int)
+        self.images = defaultdict(int)  # batch rows seen by the backbone
         self._start = {}
         for name, child in model.named_children():
-            if name == 'data_preprocessor':
+            if name in ('data_preprocessor', 'detector', 'llm'):
                 continue
             child.register_forward_pre_hook(self._pre(name))
             child.register_forward_hook(self._post(name))
-            if name == 'detector':
-                child.backbone.register_forward_hook(self._count('backbone'))
+        adapter = getattr(model, 'det_adapter', None)
+        if adapter is not None:
+            self._wrap(adapter, 'extract', 'detector backbone+neck')
+            self._wrap(adapter, 'predict_from_feats', 'detector head')
+            model.detector.backbone.register_forward_hook(
+                self._count('backbone'))
+        if getattr(model, 'llm', None) is not None:
+            self._wrap(model.llm, 'generate', 'llm generate')
+
+    def _wrap(self, obj, method: str, name: str) -> None:
+        func = getattr(obj, method)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+                self.calls[name] += 1
+
+        setattr(obj, method, timed)
 
     def _pre(self, name):
 
@@ -106,6 +133,7 @@ class PartTimer:
 
         def hook(module, args, output):
             self.calls[name] += 1
+            self.images[name] += len(args[0])
 
         return hook
 
@@ -118,18 +146,19 @@ def main():
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        try:
+    try:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
             check_config(cfg, args.cfg_options)
-        except ConfigError as err:
-            raise SystemExit(f'error: {err}')
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmmrmllm'))
-
-    model = MODELS.build(cfg.model)
-    checkpoint = load_checkpoint(
-        model, args.checkpoint, map_location='cpu', strict=False)
+            cfg.merge_from_dict(args.cfg_options)
+        init_default_scope(cfg.get('default_scope', 'mmmrmllm'))
+        model = MODELS.build(cfg.model)
+        # refuses a checkpoint of another model (MMEngine only warns)
+        checkpoint = load_matching_checkpoint(model, args.checkpoint)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        # a wrong config value, a missing weights directory, a checkpoint
+        # of another model, ...
+        raise SystemExit('error: ' + ' '.join(str(err).split()))
     model.dataset_meta = checkpoint.get('meta', {}).get('dataset_meta', {})
     model.to(args.device).eval()
     timer = PartTimer(model)
@@ -157,7 +186,8 @@ def main():
     classes = model.dataset_meta.get('classes') or getattr(
         model, 'class_names', None) or []
     os.makedirs(args.out_dir, exist_ok=True)
-    visualizer = VISUALIZERS.build(cfg.visualizer)
+    # pictures are written to --out-dir directly: no logging backends
+    visualizer = VISUALIZERS.build(dict(cfg.visualizer, vis_backends=None))
     visualizer.dataset_meta = dict(classes=classes)
     results = []
     for path, sample in zip(args.img, outputs):
@@ -195,10 +225,11 @@ def main():
     print(f'\ntiming for {len(args.img)} image(s) x {len(questions)} '
           f'question(s): total {total:.3f} s')
     for name, secs in sorted(timer.seconds.items(), key=lambda x: -x[1]):
-        print(f'  {name:<22} {secs:8.3f} s  ({timer.calls[name]} calls)')
+        print(f'  {name:<24} {secs:8.3f} s  ({timer.calls[name]} calls)')
     if 'backbone' in timer.calls:
         print(f'  detector backbone ran {timer.calls["backbone"]} time(s) '
-              f'for {len(args.img)} image(s)')
+              f'on {timer.images["backbone"]} image(s) for '
+              f'{len(args.img)} image(s)')
     print(f'wrote {args.out_dir}/results.json')
 
 

@@ -8,6 +8,7 @@ import os
 import os.path as osp
 import sys
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -15,6 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmmrmllm.registry import RUNNERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
+from mmmrmllm.utils.checkpoint import check_checkpoint_matches  # noqa: E402
 from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
 
@@ -79,11 +81,24 @@ def build_config(args) -> Config:
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ConfigError('--out must be a .pkl file')
-        cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
-            cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
-        cfg.test_evaluator.append(
-            dict(type='DumpResults', out_file_path=args.out))
+        dump = dict(type='DumpResults', out_file_path=args.out)
+        evaluator = cfg.test_evaluator
+        if isinstance(evaluator, dict) and 'metrics' in evaluator:
+            # an Evaluator config: add the dump to its metrics
+            metrics = evaluator['metrics']
+            metrics = list(metrics) if isinstance(metrics,
+                                                  (list, tuple)) else [metrics]
+            evaluator['metrics'] = metrics + [dump]
+        elif isinstance(evaluator, (list, tuple)):
+            cfg.test_evaluator = list(evaluator) + [dump]
+        else:
+            cfg.test_evaluator = [evaluator, dump]
     return cfg
+
+
+def one_line(err: BaseException) -> str:
+    """``error: <message>`` on one line (what the user must fix)."""
+    return 'error: ' + (' '.join(str(err).split()) or type(err).__name__)
 
 
 def main():
@@ -91,14 +106,20 @@ def main():
     register_all_modules(init_default_scope=False)
     try:
         cfg = build_config(args)
-    except (ConfigError, FileNotFoundError) as err:
-        raise SystemExit(f'error: {err}')
-    setup_cpu_distributed(cfg, args.launcher)
-    if 'runner_type' in cfg:
-        # e.g. FlexibleRunner with an FSDP / DeepSpeed strategy
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+        setup_cpu_distributed(cfg, args.launcher)
+        if 'runner_type' in cfg:
+            # e.g. FlexibleRunner with an FSDP / DeepSpeed strategy
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+        if isinstance(runner.model, torch.nn.Module):
+            # MMEngine only warns about keys that do not fit: refuse a
+            # checkpoint of another model instead of testing random weights
+            check_checkpoint_matches(runner.model, args.checkpoint)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        # a wrong config value, a missing weights directory, a checkpoint
+        # of another model, ...
+        raise SystemExit(one_line(err))
     runner.test()
 
 

@@ -93,19 +93,25 @@ def build_config(args) -> Config:
     return cfg
 
 
+def one_line(err: BaseException) -> str:
+    """``error: <message>`` on one line (what the user must fix)."""
+    return 'error: ' + (' '.join(str(err).split()) or type(err).__name__)
+
+
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
     try:
         cfg = build_config(args)
-    except (ConfigError, FileNotFoundError) as err:
-        raise SystemExit(f'error: {err}')
-    setup_cpu_distributed(cfg, args.launcher)
-    if 'runner_type' in cfg:
-        # e.g. FlexibleRunner with an FSDP / DeepSpeed strategy
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+        setup_cpu_distributed(cfg, args.launcher)
+        if 'runner_type' in cfg:
+            # e.g. FlexibleRunner with an FSDP / DeepSpeed strategy
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        # a wrong config value, a missing weights directory, ...
+        raise SystemExit(one_line(err))
     runner.train()
 
 

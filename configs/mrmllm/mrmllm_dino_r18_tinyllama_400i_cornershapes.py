@@ -25,3 +25,5 @@ model.prompt_generator.update(  # noqa: F405
     with_counts=True,
     sort='position')
 model.llm.generation_cfg.update(max_new_tokens=10)  # noqa: F405
+# A rank whose batch has no boxes (or no questions) leaves parts unused.
+find_unused_parameters = True

@@ -648,9 +648,11 @@ class MRMLLM(BaseModel):
         if self.llm is not None:
             visual, prompts, _ = self._lm_sequences(state, data_samples,
                                                     True)
-            if prompts:
-                lm = self.llm.loss(visual, prompts)['loss']
-                losses['lm.loss_lm'] = lm * self.lambda_lm
+            # called even without questions: distributed, it sums the
+            # answer-token count over ranks (every rank must take part)
+            lm = self.llm.loss(visual, prompts)
+            if 'loss' in lm:
+                losses['lm.loss_lm'] = lm['loss'] * self.lambda_lm
         if not losses:
             losses['loss_empty'] = sum(
                 p.sum() * 0 for p in self.parameters() if p.requires_grad)

@@ -44,18 +44,22 @@ def _checkpoint_safe_globals() -> list:
     return safe
 
 
-def load_checkpoint_file(filename: str, map_location=None):
+def load_checkpoint_file(filename: str, map_location=None,
+                         mmap: bool = False):
     """Load a local checkpoint with ``weights_only=True``.
 
     MMEngine's own checkpoint contents are allow-listed. A file that needs
-    any other global is refused with an error naming it.
+    any other global is refused with an error naming it. ``mmap=True``
+    memory-maps the tensors (cheap to inspect keys and shapes of a large
+    file).
     """
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
     try:
         with torch.serialization.safe_globals(_checkpoint_safe_globals()):
             return torch.load(
-                filename, map_location=map_location, weights_only=True)
+                filename, map_location=map_location, weights_only=True,
+                mmap=mmap)
     except Exception as err:  # UnpicklingError and friends
         if 'Weights only load failed' not in str(err):
             raise

@@ -20,7 +20,7 @@ data_root = 'data/cornershapes/'
 det_scale = (128, 128)
 enc_scale = (64, 64)
 # det_train : vqa_train images per epoch of the mixed sampler
-mix_ratios = [3, 1]
+mix_ratios = [1, 1]
 
 train_pipeline = [
     dict(type=LoadImageFromFile),

@@ -4,7 +4,9 @@ from collections import Counter
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 import transformers
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -306,26 +308,60 @@ class LLMHead(BaseModule):
             lab[i, sl] = lb
         return x, mask, lab
 
+    def _token_normaliser(self, num_tokens: int) -> Tensor:
+        """The divisor that makes the loss a mean over the answer tokens of
+        the *global* batch.
+
+        Distributed, each rank divides its token-loss sum by (answer tokens
+        on all ranks) / world size: DDP averages gradients over ranks, so
+        the result equals one process's mean over the same global batch
+        (a per-rank mean would weight the tokens of a rank with few answer
+        tokens more).
+        """
+        emb = self.model.get_input_embeddings()
+        count = torch.tensor(
+            float(num_tokens), device=emb.weight.device, dtype=torch.float32)
+        world = get_world_size()
+        if world > 1:
+            all_reduce(count)  # sum over ranks
+        return count.clamp(min=1.0) / world
+
     def loss(self, visual: Sequence[Tensor],
              prompts: Sequence[EncodedPrompt]) -> Dict[str, Tensor]:
         """Answer-only language-modelling loss.
+
+        The mean over the answer tokens (+ EOS) of all sequences of the
+        global batch: in distributed training the token count is summed
+        over ranks (see :meth:`_token_normaliser`), so **every rank must
+        call this method** each step, with empty ``prompts`` if it has no
+        question.
 
         Args:
             visual (Sequence[Tensor]): Per sequence (Nv_i, H) embeddings.
             prompts (Sequence[EncodedPrompt]): Per sequence, with answers.
 
         Returns:
-            dict[str, Tensor]: ``loss``, mean over answer tokens.
+            dict[str, Tensor]: ``loss``; empty when ``prompts`` is empty.
         """
+        denom = self._token_normaliser(sum(len(p.answer) for p in prompts))
+        if not prompts:
+            return {}
         x, mask, labels = self._assemble(visual, prompts, left_pad=False)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(
             inputs_embeds=x,
             attention_mask=mask,
             position_ids=pos,
-            labels=labels,
             use_cache=False)
-        return dict(loss=out.loss)
+        # token t predicts token t + 1
+        logits = out.logits[:, :-1].float()
+        target = labels[:, 1:]
+        loss_sum = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            target.reshape(-1),
+            ignore_index=-100,
+            reduction='sum')
+        return dict(loss=loss_sum / denom)
 
     @torch.no_grad()
     def generate(self, visual: Sequence[Tensor],
