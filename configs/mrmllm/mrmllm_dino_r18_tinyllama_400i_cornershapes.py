@@ -15,15 +15,35 @@ default_hooks.update(  # noqa: F405
                     max_keep_ckpts=2),
     logger=dict(type='LoggerHook', interval=10))
 randomness = dict(seed=0)
-# A short prompt a 2-layer LLM trained from scratch can learn to read in a
-# few hundred steps: per-class counts, then the objects with coarse boxes.
+# A prompt a 2-layer LLM trained from scratch learns to read in a few
+# hundred steps: the count of every class, then each object with the grid
+# cell of its centre in words ("circle top left").
 model.prompt_generator.update(  # noqa: F405
     template='{counts}Objects: {objects}.\n',
     counts_template='Counts: {counts}. ',
     object_template='{name} {box}',
-    coord_style='int999',
+    score_thr=0.25,
+    coord_style='grid',
+    grid_size=2,
     with_counts=True,
+    counts_all_classes=True,
     sort='position')
-model.llm.generation_cfg.update(max_new_tokens=10)  # noqa: F405
+# The word-level tokenizer that tools/misc/generate_cornershapes.py writes
+# next to the data (72 words; one token per answer).
+model.llm.update(  # noqa: F405
+    tokenizer=data_root + 'tokenizer',  # noqa: F405
+    model_cfg=dict(
+        model_type='llama',
+        vocab_size=128,
+        hidden_size=256,
+        intermediate_size=1024,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2))
+model.llm.generation_cfg.update(max_new_tokens=3)  # noqa: F405
 # A rank whose batch has no boxes (or no questions) leaves parts unused.
 find_unused_parameters = True

@@ -432,6 +432,21 @@ def _answer_stats(records: List[dict], prior: Optional[dict]) -> dict:
     return out
 
 
+def _write_word_tokenizer(out_dir: str, classes: Sequence[str],
+                          question_records: Dict[str, list]) -> None:
+    """A word-level tokenizer of the benchmark's closed vocabulary in
+    ``tokenizer/``, for LLMs trained from scratch on it (the tiny configs):
+    every question and answer word, the class and colour names."""
+    from mmmrmllm.models.llm.word_tokenizer import build_word_tokenizer
+    texts = list(classes) + list(ALL_COLOURS) + list(QUADRANTS)
+    for records in question_records.values():
+        for rec in records:
+            for q in rec.get('questions', []):
+                texts.append(q['question'])
+                texts.extend(q.get('answers', []))
+    build_word_tokenizer(texts, osp.join(out_dir, 'tokenizer'))
+
+
 def generate_cornershapes(out_dir: str,
                           sizes: Optional[Dict[str, int]] = None,
                           seed: int = 0,
@@ -444,7 +459,8 @@ def generate_cornershapes(out_dir: str,
     ``attributes``) for splits with boxes; ``questions/{split}.json`` (the
     documented JSON format, without boxes) for splits with questions;
     ``stats.json`` (sizes, appearance counts, per-type answer distribution
-    and majority-answer accuracy).
+    and majority-answer accuracy); ``tokenizer/``, a word-level tokenizer
+    of the benchmark's vocabulary (for LLMs trained from scratch).
 
     Args:
         out_dir (str): Output folder.
@@ -517,6 +533,7 @@ def generate_cornershapes(out_dir: str,
         }
     for split, records in question_records.items():
         stats['splits'][split].update(_answer_stats(records, prior))
+    _write_word_tokenizer(out_dir, classes, question_records)
     stats['generation_time_s'] = round(time.perf_counter() - start, 2)
     with open(osp.join(out_dir, 'stats.json'), 'w') as f:
         json.dump(stats, f, indent=2)

@@ -9,6 +9,13 @@ from torch import Tensor
 from mmmrmllm.registry import MODELS
 
 
+# (row words, column words) per grid size; '' marks the middle cell.
+GRID_WORDS = {
+    2: (('top', 'bottom'), ('left', 'right')),
+    3: (('top', '', 'bottom'), ('left', '', 'right')),
+}
+
+
 class PerceptionObjects(NamedTuple):
     """Detections selected for the prompt, highest score first.
 
@@ -49,9 +56,13 @@ class PerceptionPromptGenerator:
         max_objects (int): Maximum listed objects.
         sort (str): ``'score'`` (descending), ``'position'`` (top-to-bottom,
             left-to-right) or ``'area'`` (descending).
-        coord_style (str): ``'norm'`` (0-1, 3 decimals) or ``'int999'``
-            (integers 0-999).
+        coord_style (str): ``'norm'`` (0-1, 3 decimals), ``'int999'``
+            (integers 0-999) or ``'grid'`` (the cell of the box centre in
+            words, e.g. ``top left``: easier for small LMs than numbers).
+        grid_size (int): Cells per side for ``'grid'`` (2 or 3).
         with_counts (bool): Add per-class counts.
+        counts_all_classes (bool): List every class in the counts, with 0
+            for the undetected ones (sensible for small label sets).
         drop_rate (float): Per-object drop probability in training.
     """
 
@@ -65,12 +76,16 @@ class PerceptionPromptGenerator:
                  max_objects: int = 10,
                  sort: str = 'score',
                  coord_style: str = 'norm',
+                 grid_size: int = 2,
                  with_counts: bool = False,
+                 counts_all_classes: bool = False,
                  drop_rate: float = 0.0) -> None:
         if sort not in ('score', 'position', 'area'):
             raise ValueError(f'unknown sort {sort!r}')
-        if coord_style not in ('norm', 'int999'):
+        if coord_style not in ('norm', 'int999', 'grid'):
             raise ValueError(f'unknown coord_style {coord_style!r}')
+        if grid_size not in GRID_WORDS:
+            raise ValueError(f'grid_size must be 2 or 3, got {grid_size}')
         self.template = template
         self.object_template = object_template
         self.separator = separator
@@ -80,7 +95,9 @@ class PerceptionPromptGenerator:
         self.max_objects = max_objects
         self.sort = sort
         self.coord_style = coord_style
+        self.grid_size = grid_size
         self.with_counts = with_counts
+        self.counts_all_classes = counts_all_classes
         self.drop_rate = drop_rate
 
     def select(self,
@@ -109,6 +126,14 @@ class PerceptionPromptGenerator:
         return PerceptionObjects(boxes[order], labels[order], scores[order])
 
     def _box_text(self, box: Sequence[float]) -> str:
+        if self.coord_style == 'grid':
+            rows, cols = GRID_WORDS[self.grid_size]
+            cx = min(max((box[0] + box[2]) / 2, 0.), 1. - 1e-6)
+            cy = min(max((box[1] + box[3]) / 2, 0.), 1. - 1e-6)
+            row = rows[int(cy * self.grid_size)]
+            col = cols[int(cx * self.grid_size)]
+            return 'centre' if row == col == '' else ' '.join(
+                w for w in (row, col) if w)
         if self.coord_style == 'norm':
             return '[' + ', '.join(f'{v:.3f}' for v in box) + ']'
         return '[' + ', '.join(str(min(999, max(0, round(v * 1000))))
@@ -129,7 +154,7 @@ class PerceptionPromptGenerator:
             str: The perception text.
         """
         n = max(0, len(objects) - num_drop)
-        if n == 0:
+        if n == 0 and not (self.with_counts and self.counts_all_classes):
             return self.empty_text
         boxes = objects.boxes[:n].tolist()
         labels = objects.labels[:n].tolist()
@@ -149,6 +174,8 @@ class PerceptionPromptGenerator:
         counts = ''
         if self.with_counts:
             c = Counter(class_names[labels[i]] for i in idx)
+            if self.counts_all_classes:
+                c = {name: c.get(name, 0) for name in class_names}
             counts = self.counts_template.format(
                 counts=', '.join(f'{v} {k}' for k, v in c.items()))
         fields = dict(objects=self.separator.join(items))
