@@ -2,14 +2,15 @@ import torch
 from transformers import AutoTokenizer
 
 from mmmrmllm.models.llm import build_word_tokenizer
-from mmmrmllm.models.perception.prompt_generator import \
-    PerceptionPromptGenerator
+from mmmrmllm.models.perception.prompt_generator import (
+    PerceptionPromptGenerator,
+)
 from mmmrmllm.registry import MODELS
 
 
 def test_word_tokenizer_round_trip(tmp_path):
-    build_word_tokenizer(['How many circles are there?', 'yes', 'no'],
-                         str(tmp_path))
+    corpus = ['How many circles are there?', 'circle', 'yes', 'no']
+    build_word_tokenizer(corpus, str(tmp_path))
     tok = AutoTokenizer.from_pretrained(str(tmp_path))
     ids = tok('Counts: 12 circle. Question: How many circles?').input_ids
     tokens = tok.convert_ids_to_tokens(ids)
@@ -67,3 +68,18 @@ def test_grid_coordinates_and_zero_counts():
         torch.tensor([[0.4, 0.4, 0.6, 0.6], [0.0, 0.4, 0.2, 0.6]]),
         torch.tensor([0, 1]), torch.tensor([0.9, 0.8]), names[:2])
     assert text == 'Detected: circle centre; square left.\n'
+
+
+def test_prompt_nms_removes_repeated_objects():
+    boxes = torch.tensor([[0.1, 0.1, 0.3, 0.3], [0.11, 0.1, 0.3, 0.31],
+                          [0.1, 0.1, 0.3, 0.3], [0.6, 0.6, 0.9, 0.9]])
+    labels = torch.tensor([0, 0, 1, 0])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
+    kwargs = dict(template='{counts}', with_counts=True)
+    plain = PerceptionPromptGenerator(**kwargs)
+    assert plain(boxes, labels, scores, ['circle', 'square']) == \
+        'Counts: 3 circle, 1 square. '
+    # the repeated circle goes; the square on the same spot stays
+    nms = PerceptionPromptGenerator(nms_iou_thr=0.5, **kwargs)
+    assert nms(boxes, labels, scores, ['circle', 'square']) == \
+        'Counts: 2 circle, 1 square. '

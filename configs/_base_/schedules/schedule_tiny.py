@@ -17,11 +17,11 @@ optim_wrapper = dict(
     # the language side learns from scratch here and needs a larger step
     paramwise_cfg=dict(
         custom_keys=dict(
-            llm=dict(lr_mult=15.0),
-            fusion=dict(lr_mult=15.0),
-            vision_encoder=dict(lr_mult=15.0),
-            language_projection=dict(lr_mult=15.0),
-            perception_encoder=dict(lr_mult=15.0))))
+            llm=dict(lr_mult=5.0),
+            fusion=dict(lr_mult=5.0),
+            vision_encoder=dict(lr_mult=5.0),
+            language_projection=dict(lr_mult=5.0),
+            perception_encoder=dict(lr_mult=5.0))))
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.1, by_epoch=False, begin=0, end=20),
     dict(

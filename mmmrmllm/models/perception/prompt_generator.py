@@ -1,13 +1,12 @@
 """PerceptionPromptGenerator: detections → text for the LLM prompt."""
 import random
 from collections import Counter
-from typing import List, NamedTuple, Sequence
+from typing import List, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
-
 
 # (row words, column words) per grid size; '' marks the middle cell.
 GRID_WORDS = {
@@ -64,6 +63,10 @@ class PerceptionPromptGenerator:
         counts_all_classes (bool): List every class in the counts, with 0
             for the undetected ones (sensible for small label sets).
         drop_rate (float): Per-object drop probability in training.
+        nms_iou_thr (float, optional): Class-wise NMS at this IoU before
+            the cap. DETR-family detectors have no NMS and, while
+            undertrained, repeat objects, which makes per-class counts
+            wrong. None (default) keeps every detection.
     """
 
     def __init__(self,
@@ -79,7 +82,8 @@ class PerceptionPromptGenerator:
                  grid_size: int = 2,
                  with_counts: bool = False,
                  counts_all_classes: bool = False,
-                 drop_rate: float = 0.0) -> None:
+                 drop_rate: float = 0.0,
+                 nms_iou_thr: Optional[float] = None) -> None:
         if sort not in ('score', 'position', 'area'):
             raise ValueError(f'unknown sort {sort!r}')
         if coord_style not in ('norm', 'int999', 'grid'):
@@ -99,6 +103,7 @@ class PerceptionPromptGenerator:
         self.with_counts = with_counts
         self.counts_all_classes = counts_all_classes
         self.drop_rate = drop_rate
+        self.nms_iou_thr = nms_iou_thr
 
     def select(self,
                boxes: Tensor,
@@ -118,6 +123,11 @@ class PerceptionPromptGenerator:
         """
         keep = scores >= self.score_thr
         boxes, labels, scores = boxes[keep], labels[keep], scores[keep]
+        if self.nms_iou_thr is not None and len(scores):
+            from torchvision.ops import batched_nms
+            keep = batched_nms(boxes.float(), scores.float(), labels,
+                               self.nms_iou_thr)
+            boxes, labels, scores = boxes[keep], labels[keep], scores[keep]
         order = scores.argsort(descending=True)[:self.max_objects]
         if training and self.drop_rate > 0 and len(order):
             kept = [i for i in order.tolist()
