@@ -51,10 +51,24 @@ ABLATIONS = [
 ]
 
 
+@pytest.fixture(scope='module')
+def word_tokenizer(tmp_path_factory):
+    """The tiny configs read the tokenizer that the CornerShapes generator
+    writes next to the data; build an equivalent one."""
+    from mmmrmllm.models.llm import build_word_tokenizer
+    path = str(tmp_path_factory.mktemp('tokenizer'))
+    build_word_tokenizer(['how many circles are there?', 'yes', 'no'], path)
+    return path
+
+
 @pytest.mark.parametrize('rel,check', ABLATIONS, ids=[a[0] for a in ABLATIONS])
-def test_tiny_family_builds_with_its_switch(rel, check):
+def test_tiny_family_builds_with_its_switch(rel, check, word_tokenizer):
+    model_cfg = cfg_of(rel).model
+    if model_cfg.get('llm'):
+        assert model_cfg.llm.tokenizer == 'data/cornershapes/tokenizer'
+        model_cfg.llm.tokenizer = word_tokenizer
     with torch.device('meta'):
-        model = MODELS.build(cfg_of(rel).model)
+        model = MODELS.build(model_cfg)
     assert check(model)
 
 
@@ -82,10 +96,11 @@ def test_smollm2_export_and_config(tmp_path):
     assert not any(k.startswith('llm.') for k in model.state_dict())
 
 
-def test_project_swaps_in_fcos():
+def test_project_swaps_in_fcos(word_tokenizer):
     cfg = Config.fromfile(
         osp.join(ROOT, 'projects', 'MRMLLM_FCOS', 'configs',
                  'mrmllm_fcos_r18_tinyllama_400i_cornershapes.py'))
+    cfg.model.llm.tokenizer = word_tokenizer
     assert cfg.model.detector.type == 'FCOS'
     assert 'num_queries' not in cfg.model.detector
     with torch.device('meta'):
