@@ -36,6 +36,8 @@ def tiny_dino_cfg():
     model.decoder.num_layers = 2
     model.bbox_head.num_classes = 3
     model.dn_cfg.group_cfg.num_dn_queries = 10
+    # top-k over num_queries x num_classes
+    model.test_cfg.max_per_img = 20
     return model
 
 
@@ -61,6 +63,8 @@ def test_zoo_dino_builds_in_our_scope_and_trains():
         model = registry.MODELS.build(cfg)
     assert type(model) is MMDET_MODELS.get('DINO')
     torch.manual_seed(0)
+    # DINO's level_embed is uninitialised memory until init_weights
+    model.init_weights()
     images = torch.randn(2, 3, 64, 64)
     losses = model.loss(images, _samples())
     total = sum(v for k, v in losses.items() if 'loss' in k)

@@ -159,17 +159,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _initial_weights(config: str) -> dict:
-    """The weights the Runner starts from (seed 0, then init_weights)."""
+def _initial_weights(config: str, cwd) -> dict:
+    """The weights the Runner starts from (seed 0, then init_weights), built
+    in ``cwd`` like the CLI runs (the config's data paths are relative)."""
     from mmengine.config import Config
     from mmengine.runner import set_random_seed
 
     from mmmrmllm.registry import MODELS
     states = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng():
-        set_random_seed(0)
-        model = MODELS.build(Config.fromfile(config).model)
-        model.init_weights()
+    old_cwd = os.getcwd()
+    try:
+        os.chdir(cwd)
+        with torch.random.fork_rng():
+            set_random_seed(0)
+            model = MODELS.build(Config.fromfile(config).model)
+            model.init_weights()
+    finally:
+        os.chdir(old_cwd)
     random.setstate(states[0])
     np.random.set_state(states[1])
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -193,7 +199,7 @@ def test_two_processes_equal_one_with_the_same_global_batch(workspace):
     single = load_checkpoint_file(str(single_dir / 'iter_1.pth'))
     ddp = load_checkpoint_file(str(ddp_dir / 'iter_1.pth'))
     single, ddp = single['state_dict'], ddp['state_dict']
-    init = _initial_weights(FCOS_DDP)
+    init = _initial_weights(FCOS_DDP, workspace)
     assert single.keys() == ddp.keys() == init.keys()
     updated = set()
     for key, start in init.items():
