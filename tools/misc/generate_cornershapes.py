@@ -2,7 +2,7 @@
 
 Example:
     python tools/misc/generate_cornershapes.py --out-dir data/cornershapes
-    python tools/misc/generate_cornershapes.py --out-dir /tmp/cs \
+    python tools/misc/generate_cornershapes.py --out-dir data/cornershapes \
         --det-train 100 --vqa-train 100 --val 20 --corner 20 --novel 20
 """
 import argparse
