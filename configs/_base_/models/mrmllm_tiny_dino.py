@@ -2,6 +2,8 @@
 # + 3 decoder layers, 100 queries) + a small CLIP-style ViT + a 2-layer
 # Q-Former + a 2-layer Llama with the built-in byte tokenizer, all from
 # scratch (no weights needed). Images: detector view ~128 px, encoder 64 px.
+from mmengine.config import read_base
+
 from mmmrmllm.models import (
                              MRMLLM,
                              HFVisionEncoder,
@@ -13,88 +15,25 @@ from mmmrmllm.models import (
                              SharedQueryFusion,
 )
 
-embed_dims = 256
-detector = dict(
-    type='DINO',
-    num_queries=100,
-    with_box_refine=True,
-    as_two_stage=True,
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=1),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        num_stages=4,
-        out_indices=(1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=None),
-    neck=dict(
-        type='ChannelMapper',
-        in_channels=[128, 256, 512],
-        kernel_size=1,
-        out_channels=embed_dims,
-        act_cfg=None,
-        norm_cfg=dict(type='GN', num_groups=32),
-        num_outs=4),
-    encoder=dict(
-        num_layers=2,
-        layer_cfg=dict(
-            self_attn_cfg=dict(
-                embed_dims=embed_dims, num_levels=4, dropout=0.0),
-            ffn_cfg=dict(
-                embed_dims=embed_dims,
-                feedforward_channels=1024,
-                ffn_drop=0.0))),
-    decoder=dict(
-        num_layers=3,
-        return_intermediate=True,
-        layer_cfg=dict(
-            self_attn_cfg=dict(embed_dims=embed_dims, num_heads=8,
-                               dropout=0.0),
-            cross_attn_cfg=dict(
-                embed_dims=embed_dims, num_levels=4, dropout=0.0),
-            ffn_cfg=dict(
-                embed_dims=embed_dims,
-                feedforward_channels=1024,
-                ffn_drop=0.0)),
-        post_norm_cfg=None),
-    positional_encoding=dict(
-        num_feats=embed_dims // 2,
-        normalize=True,
-        offset=0.0,
-        temperature=20),
-    bbox_head=dict(
-        type='DINOHead',
-        num_classes=3,
-        sync_cls_avg_factor=True,
-        loss_cls=dict(
-            type='FocalLoss',
-            use_sigmoid=True,
-            gamma=2.0,
-            alpha=0.25,
-            loss_weight=1.0),
-        loss_bbox=dict(type='L1Loss', loss_weight=5.0),
-        loss_iou=dict(type='GIoULoss', loss_weight=2.0)),
-    dn_cfg=dict(
-        label_noise_scale=0.5,
-        box_noise_scale=1.0,
-        group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=30)),
-    train_cfg=dict(
-        assigner=dict(
-            type='HungarianAssigner',
-            match_costs=[
-                dict(type='FocalLossCost', weight=2.0),
-                dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
-                dict(type='IoUCost', iou_mode='giou', weight=2.0)
-            ])),
-    test_cfg=dict(max_per_img=100))
+with read_base():
+    from .dino_4scale_r50 import detector
+
+# mmdet's DINO-4scale, shrunk: ResNet-18 trained from scratch, 2 encoder /
+# 3 decoder layers, 100 queries, 3 classes.
+detector.num_queries = 100
+detector.backbone.update(
+    depth=18,
+    frozen_stages=-1,
+    norm_cfg=dict(type='BN', requires_grad=True),
+    norm_eval=False)
+detector.neck.in_channels = [128, 256, 512]
+detector.encoder.num_layers = 2
+detector.encoder.layer_cfg.ffn_cfg.feedforward_channels = 1024
+detector.decoder.num_layers = 3
+detector.decoder.layer_cfg.ffn_cfg.feedforward_channels = 1024
+detector.bbox_head.num_classes = 3
+detector.dn_cfg.group_cfg.num_dn_queries = 30
+detector.test_cfg.max_per_img = 100
 
 model = dict(
     type=MRMLLM,
