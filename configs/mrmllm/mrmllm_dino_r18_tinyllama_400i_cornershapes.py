@@ -1,50 +1,63 @@
-# The tiny MR-MLLM of the main job (`make demo`): DINO (ResNet-18) + a small
-# CLIP-style ViT + 2-layer Q-Former + 2-layer Llama, all from scratch, on
-# CornerShapes, on a CPU.
+# The tiny MR-MLLM of the main job (`make demo`), joint stage of the staged
+# recipe (as in the paper: a pretrained detector + a pretrained LLM, then
+# joint training): DINO (ResNet-18) from the detector pre-training stage, a
+# 4-layer Llama from the language pre-training stage (a standard Hugging
+# Face directory), a small CLIP-style ViT and a 2-layer Q-Former from
+# scratch; CornerShapes on a CPU. Build the two inputs first (`make demo`
+# does it and caches them):
+#   python tools/train.py configs/pretrain/dino_r18_det_500i_cornershapes.py
+#   python tools/train.py configs/pretrain/llama_4l_text_1500i_cornershapes.py
 from mmengine.config import read_base
+from torch.optim import AdamW
+
+from mmmrmllm.engine.optimizers import PartwiseClipOptimWrapper
+from mmmrmllm.models import LLMHead
 
 with read_base():
     from .._base_.datasets.cornershapes import *  # noqa: F401,F403
     from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.models.cornershapes_prompt import prompt_generator
     from .._base_.models.mrmllm_tiny_dino import *  # noqa: F401,F403
     from .._base_.schedules.schedule_tiny import *  # noqa: F401,F403
 
-model.update(class_names=['circle', 'square', 'triangle'])  # noqa: F405
+model.update(  # noqa: F405
+    class_names=['circle', 'square', 'triangle'],
+    detector_checkpoint=(
+        'work_dirs/dino_r18_det_500i_cornershapes/iter_500.pth'),
+    prompt_generator=prompt_generator,
+    llm=dict(
+        type=LLMHead,
+        name_or_path='work_dirs/llama_4l_text_1500i_cornershapes/hf_model',
+        train_mode='full',
+        generation_cfg=dict(max_new_tokens=4)))
+# Each part clipped by its own norm: DINO's 0.1 for the detector only (a
+# global 0.1 let the detector's gradient, ~30x the LLM's, shrink every other
+# part's update below Adam's eps). The parts trained from scratch (vision
+# encoder, fusion, feedback, projections) take a larger step than the two
+# pretrained ones.
+optim_wrapper = dict(
+    type=PartwiseClipOptimWrapper,
+    optimizer=dict(type=AdamW, lr=2e-4, weight_decay=1e-4),
+    clip_grad=dict(
+        parts=dict(
+            detector=dict(max_norm=0.1),
+            llm=dict(max_norm=1.0),
+            vision_encoder=dict(max_norm=1.0),
+            fusion=dict(max_norm=1.0),
+            feedback=dict(max_norm=1.0)),
+        default=dict(max_norm=1.0)),
+    paramwise_cfg=dict(
+        custom_keys=dict(
+            llm=dict(lr_mult=2.0),
+            fusion=dict(lr_mult=5.0),
+            vision_encoder=dict(lr_mult=5.0),
+            feedback=dict(lr_mult=5.0),
+            language_projection=dict(lr_mult=5.0),
+            perception_encoder=dict(lr_mult=5.0))))
 default_hooks.update(  # noqa: F405
     checkpoint=dict(type='CheckpointHook', interval=100, by_epoch=False,
                     max_keep_ckpts=2),
     logger=dict(type='LoggerHook', interval=10))
 randomness = dict(seed=0)
-# A prompt a 2-layer LLM trained from scratch learns to read in a few
-# hundred steps: the count of every class, then each object with the grid
-# cell of its centre in words ("circle top left").
-model.prompt_generator.update(  # noqa: F405
-    template='{counts}Objects: {objects}.\n',
-    counts_template='Counts: {counts}. ',
-    object_template='{name} {box}',
-    score_thr=0.3,
-    nms_iou_thr=0.5,
-    coord_style='grid',
-    grid_size=2,
-    with_counts=True,
-    counts_all_classes=True,
-    sort='position')
-# The word-level tokenizer that tools/misc/generate_cornershapes.py writes
-# next to the data (72 words; one token per answer).
-model.llm.update(  # noqa: F405
-    tokenizer=data_root + 'tokenizer',  # noqa: F405
-    model_cfg=dict(
-        model_type='llama',
-        vocab_size=128,
-        hidden_size=256,
-        intermediate_size=1024,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2))
-model.llm.generation_cfg.update(max_new_tokens=3)  # noqa: F405
 # A rank whose batch has no boxes (or no questions) leaves parts unused.
 find_unused_parameters = True

@@ -1,6 +1,10 @@
 from .base import DataRecordError, DropCountMixin, TextGeometryError
 from .coco import CODADataset, MRMLLMCocoDataset
-from .cornershapes import CornerShapesDataset, generate_cornershapes
+from .cornershapes import (
+    CornerShapesDataset,
+    CornerShapesTextDataset,
+    generate_cornershapes,
+)
 from .json_dataset import MRMLLMJsonDataset
 from .samplers import MixedRatioSampler
 from .transforms import (
@@ -14,6 +18,7 @@ from .vqa import GQADataset, VQAv2Dataset
 __all__ = [
     'DataRecordError', 'TextGeometryError', 'DropCountMixin',
     'MRMLLMCocoDataset', 'CODADataset', 'CornerShapesDataset',
+    'CornerShapesTextDataset',
     'generate_cornershapes', 'MRMLLMJsonDataset', 'MixedRatioSampler',
     'EncoderView', 'PackMRMLLMInputs', 'RandomFlipWithText',
     'SkipIfQuestions', 'GQADataset', 'VQAv2Dataset'

@@ -8,6 +8,7 @@ from .detectors import (
                         build_detector_adapter,
 )
 from .fusion import SharedQueryFusion
+from .language_pretrainer import LanguagePretrainer
 from .llm import LLMHead
 from .mrmllm import MRMLLM
 from .perception import (
@@ -21,7 +22,8 @@ from .vision_encoders import HFVisionEncoder, MMVisionEncoder, VisualTokens
 __all__ = [
     'MRMLLMDataPreprocessor', 'BaseDetectorAdapter', 'SingleStageAdapter',
     'TwoStageAdapter', 'DETRAdapter', 'build_detector_adapter',
-    'SharedQueryFusion', 'LLMHead', 'MRMLLM', 'PerceptionEncoder',
-    'PerceptionFeedback', 'PerceptionPromptGenerator', 'HFVisionEncoder',
-    'MMVisionEncoder', 'VisualTokens', 'load_instructblip', 'load_qformer'
+    'SharedQueryFusion', 'LanguagePretrainer', 'LLMHead', 'MRMLLM',
+    'PerceptionEncoder', 'PerceptionFeedback', 'PerceptionPromptGenerator',
+    'HFVisionEncoder', 'MMVisionEncoder', 'VisualTokens', 'load_instructblip',
+    'load_qformer'
 ]

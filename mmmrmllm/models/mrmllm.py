@@ -3,10 +3,11 @@ import copy
 import os
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import ConfigDict
-from mmengine.logging import MMLogger
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
@@ -17,6 +18,7 @@ from .data_preprocessors import MRMLLMDataPreprocessor
 from .detectors import build_detector_adapter
 from .llm import majority_answer
 from .perception import PerceptionFeedback, PerceptionPromptGenerator
+from .perception.gt_perception import GTPerceptionSchedule, corrupt_objects
 from .utils.pretrained import load_instructblip
 
 MODES = ('joint', 'detector_only', 'mllm_only')
@@ -123,6 +125,12 @@ class MRMLLM(BaseModel):
             ``'gt'`` (training only: jittered ground truth where annotated,
             predictions elsewhere).
         gt_noise (float): Box jitter for ``'gt'``, fraction of box size.
+        gt_perception (dict, optional): :class:`GTPerceptionSchedule`
+            kwargs: in training, samples with annotated boxes take their
+            box tokens and prompt from corrupted ground truth with a
+            probability that decays over the iterations, from the
+            detections otherwise. None (default; real datasets) always uses
+            the detections. Not with ``detection_source='gt'``.
         class_names (Sequence[str], optional): Detector classes; defaults
             to the samples' ``metainfo['classes']`` or ``dataset_meta``.
         generation_cfg (dict, optional): Overrides the LLM's defaults.
@@ -156,6 +164,7 @@ class MRMLLM(BaseModel):
                  detach_perception: bool = False,
                  detection_source: str = 'pred',
                  gt_noise: float = 0.05,
+                 gt_perception: Optional[dict] = None,
                  class_names: Optional[Sequence[str]] = None,
                  generation_cfg: Optional[dict] = None,
                  pretrained_mllm: Optional[str] = None,
@@ -188,7 +197,16 @@ class MRMLLM(BaseModel):
         self.use_perception_prompt = joint and use_perception_prompt
         self.detach_perception = detach_perception
         self.detection_source = detection_source
-        self.gt_noise = gt_noise
+        if detection_source == 'gt':
+            if gt_perception is not None:
+                raise ValueError("gt_perception is a schedule for "
+                                 "detection_source='pred'; 'gt' always "
+                                 'uses the ground truth')
+            gt_perception = dict(
+                prob_start=1.0, prob_end=1.0, decay_iters=0,
+                corrupt=dict(drop=0.0, add=0.0, jitter=gt_noise))
+        self.gt_schedule = GTPerceptionSchedule(**gt_perception) \
+            if gt_perception is not None else None
         self.lambda_det = lambda_det
         self.lambda_lm = lambda_lm
         self.class_names = list(class_names) if class_names else None
@@ -488,10 +506,18 @@ class MRMLLM(BaseModel):
                            r.scores))
         return out
 
-    def _gt_detections(self, samples, fallback):
+    def _gt_detections(self, samples: Sequence[DetDataSample],
+                       fallback: List[Detections]) -> List[Detections]:
+        """Corrupted ground truth instead of ``fallback`` (detections) for
+        annotated samples, each with the schedule's current probability."""
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        prob = self.gt_schedule.prob(it)
+        # drawn from torch's generator: seeded and resumed like the rest
+        rng = np.random.default_rng(int(torch.randint(2**31, ())))
+        num_classes = len(self._classes(samples))
         out = []
         for s, pred in zip(samples, fallback):
-            if not has_det_ann(s):
+            if not has_det_ann(s) or rng.random() >= prob:
                 out.append(pred)
                 continue
             gt = s.gt_instances
@@ -499,11 +525,14 @@ class MRMLLM(BaseModel):
             boxes = boxes.tensor if hasattr(boxes, 'tensor') else boxes
             h, w = s.metainfo['img_shape'][:2]
             boxes = boxes / boxes.new_tensor([w, h, w, h])
-            size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
-            boxes = boxes + torch.randn_like(boxes) * size * self.gt_noise
-            out.append(
-                Detections(boxes.clamp(0, 1), gt.labels,
-                           torch.ones_like(gt.labels, dtype=boxes.dtype)))
+            nb, nl = corrupt_objects(rng, boxes.detach().cpu().numpy(),
+                                     gt.labels.cpu().numpy(), num_classes,
+                                     **self.gt_schedule.corrupt)
+            boxes = torch.as_tensor(nb, dtype=boxes.dtype,
+                                    device=boxes.device)
+            labels = torch.as_tensor(nl, device=gt.labels.device)
+            out.append(Detections(boxes, labels, torch.ones_like(
+                labels, dtype=boxes.dtype)))
         return out
 
     # ------------------------------------------------------------ trunk
@@ -520,7 +549,7 @@ class MRMLLM(BaseModel):
                          and feats is not None):
             det_results = self._detect(feats, samples)
             detections = self._normalise(det_results, samples)
-            if training and self.detection_source == 'gt':
+            if training and self.gt_schedule is not None:
                 detections = self._gt_detections(samples, detections)
         vis = self.vision_encoder(inputs['enc'])
         fusion_tokens = fusion_mask = None

@@ -52,24 +52,58 @@ ABLATIONS = [
 
 
 @pytest.fixture(scope='module')
-def word_tokenizer(tmp_path_factory):
-    """The tiny configs read the tokenizer that the CornerShapes generator
-    writes next to the data; build an equivalent one."""
-    from mmmrmllm.models.llm import build_word_tokenizer
-    path = str(tmp_path_factory.mktemp('tokenizer'))
-    build_word_tokenizer(['how many circles are there?', 'yes', 'no'], path)
+def hf_llm(tmp_path_factory):
+    """The tiny configs load the LLM that the language pre-training stage
+    saves (a Hugging Face directory); build a small one."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from mmmrmllm.models.llm import train_subword_tokenizer
+    path = str(tmp_path_factory.mktemp('hf_llm'))
+    tok = train_subword_tokenizer(
+        ['How many circles are there?', 'yes', 'no'] * 5, 96, path)
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=96, hidden_size=32, intermediate_size=64,
+            num_hidden_layers=1, num_attention_heads=2,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id)).save_pretrained(path)
     return path
 
 
-@pytest.mark.parametrize('rel,check', ABLATIONS, ids=[a[0] for a in ABLATIONS])
-def test_tiny_family_builds_with_its_switch(rel, check, word_tokenizer):
-    model_cfg = cfg_of(rel).model
+def use_test_weights(model_cfg, hf_llm):
+    """Swap the stage outputs a config names for test stand-ins."""
     if model_cfg.get('llm'):
-        assert model_cfg.llm.tokenizer == 'data/cornershapes/tokenizer'
-        model_cfg.llm.tokenizer = word_tokenizer
+        assert model_cfg.llm.name_or_path.endswith('/hf_model')
+        model_cfg.llm.name_or_path = hf_llm
+    if model_cfg.get('detector_checkpoint'):
+        assert model_cfg.detector_checkpoint.startswith('work_dirs/dino_r18')
+        model_cfg.detector_checkpoint = None
+
+
+@pytest.mark.parametrize('rel,check', ABLATIONS, ids=[a[0] for a in ABLATIONS])
+def test_tiny_family_builds_with_its_switch(rel, check, hf_llm):
+    model_cfg = cfg_of(rel).model
+    use_test_weights(model_cfg, hf_llm)
     with torch.device('meta'):
         model = MODELS.build(model_cfg)
     assert check(model)
+
+
+def test_main_job_configs_chain_the_stages():
+    """The joint config loads what the two pre-training configs produce."""
+    joint = cfg_of(f'mrmllm/{TINY}.py')
+    det = cfg_of('pretrain/dino_r18_det_500i_cornershapes.py')
+    lm = cfg_of('pretrain/llama_4l_text_1500i_cornershapes.py')
+    assert joint.model.detector_checkpoint == (
+        'work_dirs/dino_r18_det_500i_cornershapes/'
+        f'iter_{det.train_cfg.max_iters}.pth')
+    assert joint.model.llm.name_or_path == (
+        'work_dirs/llama_4l_text_1500i_cornershapes/hf_model')
+    assert any(h.type.__name__ == 'HFExportHook' for h in lm.custom_hooks)
+    # the detector is the joint model's, the prompt the LLM learnt to read
+    assert det.model.detector == joint.model.detector
+    assert lm.train_dataloader.dataset.prompt_generator == \
+        joint.model.prompt_generator
 
 
 def test_smollm2_config_names_missing_weights():
@@ -96,11 +130,13 @@ def test_smollm2_export_and_config(tmp_path):
     assert not any(k.startswith('llm.') for k in model.state_dict())
 
 
-def test_project_swaps_in_fcos(word_tokenizer):
+def test_project_swaps_in_fcos(hf_llm):
     cfg = Config.fromfile(
         osp.join(ROOT, 'projects', 'MRMLLM_FCOS', 'configs',
                  'mrmllm_fcos_r18_tinyllama_400i_cornershapes.py'))
-    cfg.model.llm.tokenizer = word_tokenizer
+    # a DINO checkpoint does not fit FCOS
+    assert cfg.model.detector_checkpoint is None
+    use_test_weights(cfg.model, hf_llm)
     assert cfg.model.detector.type == 'FCOS'
     assert 'num_queries' not in cfg.model.detector
     with torch.device('meta'):

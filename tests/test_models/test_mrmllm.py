@@ -207,3 +207,40 @@ def test_load_instructblip(tok, tmp_path):
     sd = copy.deepcopy(model.state_dict())
     model.load_state_dict(sd)
     assert str(tmp_path) in model.load_report['kept']
+
+
+def test_gt_perception_schedule(tok):
+    from mmengine.logging import MessageHub
+
+    from mmmrmllm.models.perception.gt_perception import GTPerceptionSchedule
+    sched = GTPerceptionSchedule(prob_start=1.0, prob_end=0.2,
+                                 decay_iters=10)
+    assert [sched.prob(i) for i in (0, 5, 10, 50)] == \
+        pytest.approx([1.0, 0.6, 0.2, 0.2])
+    with pytest.raises(ValueError, match='prob_end'):
+        GTPerceptionSchedule(prob_end=1.5)
+    model = MODELS.build(
+        mrmllm_cfg('retinanet', tok,
+                   gt_perception=dict(
+                       prob_start=1.0, prob_end=0.0, decay_iters=10,
+                       corrupt=dict(drop=0.0, add=0.0, jitter=0.0))))
+    model.train()
+    samples = [make_sample(0), make_sample(1, boxes=False)]
+    data = preprocess(model, samples)
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    state = model._perceive(data['inputs'], data['data_samples'], True)
+    gt = data['data_samples'][0].gt_instances
+    assert torch.allclose(state.detections[0].boxes,
+                          (gt.bboxes / 64).clamp(0, 1))
+    assert torch.equal(state.detections[0].labels, gt.labels)
+    # never for a sample without annotated boxes
+    assert torch.equal(state.detections[1].scores,
+                       state.det_results[1].scores)
+    hub.update_info('iter', 10)
+    state = model._perceive(data['inputs'], data['data_samples'], True)
+    assert torch.equal(state.detections[0].scores,
+                       state.det_results[0].scores)
+    with pytest.raises(ValueError, match='gt_perception'):
+        MODELS.build(mrmllm_cfg('retinanet', tok, detection_source='gt',
+                                gt_perception=dict()))

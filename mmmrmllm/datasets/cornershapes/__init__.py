@@ -7,8 +7,11 @@ from .generator import (
                         generate_cornershapes,
                         generate_image,
 )
+from .text import TEXT_PROMPT, CornerShapesText, sample_scene
+from .text_dataset import CornerShapesTextDataset
 
 __all__ = [
-    'CornerShapesDataset', 'generate_cornershapes', 'generate_image',
+    'CornerShapesDataset', 'CornerShapesText', 'CornerShapesTextDataset',
+    'TEXT_PROMPT', 'sample_scene', 'generate_cornershapes', 'generate_image',
     'CLASSES', 'DEFAULT_SIZES', 'QUESTION_TYPES', 'SPLITS'
 ]

@@ -57,6 +57,8 @@ SPLIT_HAS_QUESTIONS = dict(
     det_train=False, vqa_train=True, val=True, corner=True, novel=True)
 CORNER_ATTRIBUTES = ('texture', 'unseen_colour', 'tiny', 'huge', 'occluded')
 NOVEL_ATTRIBUTES = ('hollow', 'gradient', 'novel_colour', 'rotated')
+# vocabulary of the tokenizer in tokenizer/ (specials and alphabet included)
+TOKENIZER_VOCAB = 256
 QUADRANTS = ('top left', 'top right', 'bottom left', 'bottom right')
 
 
@@ -432,19 +434,28 @@ def _answer_stats(records: List[dict], prior: Optional[dict]) -> dict:
     return out
 
 
-def _write_word_tokenizer(out_dir: str, classes: Sequence[str],
-                          question_records: Dict[str, list]) -> None:
-    """A word-level tokenizer of the benchmark's closed vocabulary in
-    ``tokenizer/``, for LLMs trained from scratch on it (the tiny configs):
-    every question and answer word, the class and colour names."""
-    from mmmrmllm.models.llm.word_tokenizer import build_word_tokenizer
+def _write_tokenizer(out_dir: str, classes: Sequence[str],
+                     question_records: Dict[str, list]) -> None:
+    """A subword (BPE) tokenizer trained on the benchmark's text in
+    ``tokenizer/``, for the LLM pre-trained on it (the language stage):
+    every question and answer, class, colour and position name, and
+    perception prompts of generated scenes in the main job's format."""
+    from mmmrmllm.models.llm import train_subword_tokenizer
+    from mmmrmllm.models.perception import PerceptionPromptGenerator
+
+    from .text import TEXT_PROMPT, CornerShapesText
     texts = list(classes) + list(ALL_COLOURS) + list(QUADRANTS)
     for records in question_records.values():
         for rec in records:
             for q in rec.get('questions', []):
                 texts.append(q['question'])
                 texts.extend(q.get('answers', []))
-    build_word_tokenizer(texts, osp.join(out_dir, 'tokenizer'))
+    prompts = CornerShapesText(
+        PerceptionPromptGenerator(**TEXT_PROMPT), classes, seed=1)
+    texts += prompts.texts(2000)
+    train_subword_tokenizer(
+        texts, vocab_size=TOKENIZER_VOCAB,
+        out_dir=osp.join(out_dir, 'tokenizer'))
 
 
 def generate_cornershapes(out_dir: str,
@@ -459,8 +470,8 @@ def generate_cornershapes(out_dir: str,
     ``attributes``) for splits with boxes; ``questions/{split}.json`` (the
     documented JSON format, without boxes) for splits with questions;
     ``stats.json`` (sizes, appearance counts, per-type answer distribution
-    and majority-answer accuracy); ``tokenizer/``, a word-level tokenizer
-    of the benchmark's vocabulary (for LLMs trained from scratch).
+    and majority-answer accuracy); ``tokenizer/``, a subword tokenizer
+    trained on the benchmark's text (for the LLM pre-trained on it).
 
     Args:
         out_dir (str): Output folder.
@@ -533,7 +544,7 @@ def generate_cornershapes(out_dir: str,
         }
     for split, records in question_records.items():
         stats['splits'][split].update(_answer_stats(records, prior))
-    _write_word_tokenizer(out_dir, classes, question_records)
+    _write_tokenizer(out_dir, classes, question_records)
     stats['generation_time_s'] = round(time.perf_counter() - start, 2)
     with open(osp.join(out_dir, 'stats.json'), 'w') as f:
         json.dump(stats, f, indent=2)

@@ -1,8 +1,9 @@
 from .answer_logging_hook import AnswerLoggingHook, format_answers
+from .hf_export_hook import HFExportHook
 from .random_state_hook import RandomStateHook
 from .visualization_hook import MRMLLMVisualizationHook
 
 __all__ = [
-    'AnswerLoggingHook', 'MRMLLMVisualizationHook', 'RandomStateHook',
-    'format_answers'
+    'AnswerLoggingHook', 'HFExportHook', 'MRMLLMVisualizationHook',
+    'RandomStateHook', 'format_answers'
 ]

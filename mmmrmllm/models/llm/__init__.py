@@ -1,6 +1,7 @@
 from .llm_head import EncodedPrompt, LLMHead, majority_answer
-from .word_tokenizer import build_word_tokenizer
+from .subword_tokenizer import train_subword_tokenizer
 
 __all__ = [
-    'EncodedPrompt', 'LLMHead', 'build_word_tokenizer', 'majority_answer'
+    'EncodedPrompt', 'LLMHead', 'majority_answer',
+    'train_subword_tokenizer'
 ]

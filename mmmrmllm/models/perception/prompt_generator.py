@@ -15,6 +15,15 @@ GRID_WORDS = {
 }
 
 
+def plural(name: str) -> str:
+    """English plural of a class name (``circle`` → ``circles``)."""
+    if name.endswith(('s', 'x', 'ch', 'sh')):
+        return name + 'es'
+    if name.endswith('y') and name[-2:-1] not in 'aeiou':
+        return name[:-1] + 'ies'
+    return name + 's'
+
+
 class PerceptionObjects(NamedTuple):
     """Detections selected for the prompt, highest score first.
 
@@ -51,10 +60,15 @@ class PerceptionPromptGenerator:
         empty_text (str): The whole text when no object is listed.
         counts_template (str): Per-class counts, field ``counts``; used when
             ``with_counts``.
+        count_template (str): One class in the counts; fields ``name``,
+            ``plural`` (``name`` + s/es) and ``count``. A small LM reads
+            ``'{plural} {count}'`` more easily: the question's words
+            ("how many circles") come right before the answer.
         score_thr (float): Minimum score.
         max_objects (int): Maximum listed objects.
         sort (str): ``'score'`` (descending), ``'position'`` (top-to-bottom,
-            left-to-right) or ``'area'`` (descending).
+            left-to-right), ``'x'`` (left-to-right by box centre) or
+            ``'area'`` (descending).
         coord_style (str): ``'norm'`` (0-1, 3 decimals), ``'int999'``
             (integers 0-999) or ``'grid'`` (the cell of the box centre in
             words, e.g. ``top left``: easier for small LMs than numbers).
@@ -75,6 +89,7 @@ class PerceptionPromptGenerator:
                  separator: str = '; ',
                  empty_text: str = 'Detected: no objects.\n',
                  counts_template: str = 'Counts: {counts}. ',
+                 count_template: str = '{count} {name}',
                  score_thr: float = 0.3,
                  max_objects: int = 10,
                  sort: str = 'score',
@@ -84,7 +99,7 @@ class PerceptionPromptGenerator:
                  counts_all_classes: bool = False,
                  drop_rate: float = 0.0,
                  nms_iou_thr: Optional[float] = None) -> None:
-        if sort not in ('score', 'position', 'area'):
+        if sort not in ('score', 'position', 'x', 'area'):
             raise ValueError(f'unknown sort {sort!r}')
         if coord_style not in ('norm', 'int999', 'grid'):
             raise ValueError(f'unknown coord_style {coord_style!r}')
@@ -95,6 +110,7 @@ class PerceptionPromptGenerator:
         self.separator = separator
         self.empty_text = empty_text
         self.counts_template = counts_template
+        self.count_template = count_template
         self.score_thr = score_thr
         self.max_objects = max_objects
         self.sort = sort
@@ -172,6 +188,8 @@ class PerceptionPromptGenerator:
         idx: List[int] = list(range(n))
         if self.sort == 'position':
             idx.sort(key=lambda i: (boxes[i][1], boxes[i][0]))
+        elif self.sort == 'x':
+            idx.sort(key=lambda i: boxes[i][0] + boxes[i][2])
         elif self.sort == 'area':
             idx.sort(key=lambda i: -(boxes[i][2] - boxes[i][0]) *
                      (boxes[i][3] - boxes[i][1]))
@@ -187,7 +205,10 @@ class PerceptionPromptGenerator:
             if self.counts_all_classes:
                 c = {name: c.get(name, 0) for name in class_names}
             counts = self.counts_template.format(
-                counts=', '.join(f'{v} {k}' for k, v in c.items()))
+                counts=', '.join(
+                    self.count_template.format(
+                        name=k, plural=plural(k), count=v)
+                    for k, v in c.items()))
         fields = dict(objects=self.separator.join(items))
         if '{counts}' in self.template:
             fields['counts'] = counts

@@ -65,5 +65,8 @@ model.detector = dict(  # noqa: F405
         max_per_img=100,
     ),
 )
+# the main job's pretrained DINO does not fit FCOS: FCOS trains from scratch
+# here (set your own mmdet FCOS checkpoint to start from one)
+model.detector_checkpoint = None  # noqa: F405
 # FCOS keeps its feature levels (4 here) for the feedback path
 model.feedback.update(num_levels=4)  # noqa: F405

@@ -1,7 +1,7 @@
 # A very small MR-MLLM for the CLI tests (tests/test_tools/test_cli.py):
 # the main-job config with 64-px images, a 20-query DINO (1 encoder /
-# 2 decoder layers), 1-layer Q-Former / ViT / Llama (byte
-# tokenizer), 8 iterations. Run from a folder holding data/cornershapes/.
+# 2 decoder layers), 1-layer Q-Former / ViT / Llama (the generated
+# subword tokenizer), 8 iterations. Run from a folder holding data/cornershapes/.
 from mmengine.config import read_base
 
 with read_base():
@@ -59,14 +59,22 @@ model.fusion.update(  # noqa: F405
     intermediate_size=128, vocab_size=32)
 model.feedback.num_heads = 4  # noqa: F405
 model.perception_encoder.embed_dims = 64  # noqa: F405
-model.llm.model_cfg.update(  # noqa: F405
-    hidden_size=64, intermediate_size=128, num_hidden_layers=1,
-    num_attention_heads=2, num_key_value_heads=1,
-    max_position_embeddings=512)
-model.llm.generation_cfg.update(max_new_tokens=4)  # noqa: F405
-# explicit, so that a test can point it at a missing weights directory
-# (`--cfg-options model.llm.name_or_path=DIR model.llm.model_cfg=None`)
-model.llm.name_or_path = None  # noqa: F405
+# no pre-training stages here: the detector and a 1-layer Llama (with the
+# tokenizer generated next to the data) start from scratch
+model.detector_checkpoint = None  # noqa: F405
+model.llm = dict(  # noqa: F405
+    type='LLMHead',
+    model_cfg=dict(
+        model_type='llama', vocab_size=256, hidden_size=64,
+        intermediate_size=128, num_hidden_layers=1, num_attention_heads=2,
+        num_key_value_heads=1, max_position_embeddings=512,
+        bos_token_id=0, eos_token_id=1, pad_token_id=2),
+    tokenizer=data_root + 'tokenizer',  # noqa: F405
+    train_mode='full',
+    generation_cfg=dict(max_new_tokens=4),
+    # explicit, so that a test can point it at a missing weights directory
+    # (`--cfg-options model.llm.name_or_path=DIR model.llm.model_cfg=None`)
+    name_or_path=None)
 
 max_iters = 8
 train_cfg.update(max_iters=max_iters, val_interval=max_iters)  # noqa: F405

@@ -1,48 +1,83 @@
 import torch
 from transformers import AutoTokenizer
 
-from mmmrmllm.models.llm import build_word_tokenizer
+from mmmrmllm.models.llm import train_subword_tokenizer
 from mmmrmllm.models.perception.prompt_generator import (
     PerceptionPromptGenerator,
 )
 from mmmrmllm.registry import MODELS
 
+CORPUS = [
+    'Counts: circle 2, square 0. Objects: top left circle.\n'
+    'Question: How many circles are there? Answer: 2',
+    'Question: Is there a red square? Answer: yes',
+    'Question: What colour is the circle? Answer: blue',
+] * 30
 
-def test_word_tokenizer_round_trip(tmp_path):
-    corpus = ['How many circles are there?', 'circle', 'yes', 'no']
-    build_word_tokenizer(corpus, str(tmp_path))
+
+def test_subword_tokenizer_shares_stems_and_round_trips(tmp_path):
+    train_subword_tokenizer(CORPUS, vocab_size=256, out_dir=str(tmp_path))
     tok = AutoTokenizer.from_pretrained(str(tmp_path))
-    ids = tok('Counts: 12 circle. Question: How many circles?').input_ids
-    tokens = tok.convert_ids_to_tokens(ids)
-    assert tokens[0] == '<s>'
-    # digits split, punctuation and prompt words known: no <unk>
-    assert tokens[1:] == [
-        'counts', ':', '1', '2', 'circle', '.', 'question', ':', 'how',
-        'many', 'circles', '?'
-    ]
-    assert tok.convert_ids_to_tokens(tok('zebra').input_ids)[1] == '<unk>'
+    pieces = tok.convert_ids_to_tokens(
+        tok('How many circles?', add_special_tokens=False).input_ids)
+    # the plural shares the stem's token
+    stem = tok.convert_ids_to_tokens(
+        tok('circle', add_special_tokens=False).input_ids)
+    assert stem == ['▁circle']
+    assert pieces == ['▁How', '▁many', '▁circle', 's', '?']
+    # frequent words are whole tokens; unseen text still encodes (no unk)
+    ids = tok('zebra 17\nQ').input_ids
+    assert tok.convert_ids_to_tokens(ids)[0] == '<s>'
+    assert tok.unk_token_id not in ids
+    text = 'Counts: circle 2.\nQuestion: How many squares? Answer: 0'
+    assert tok.decode(tok(text).input_ids, skip_special_tokens=True) == text
     answer = tok(' yes', add_special_tokens=False).input_ids
     assert len(answer) == 1
     assert tok.decode(answer + [tok.eos_token_id],
                       skip_special_tokens=True) == 'yes'
     assert tok.pad_token_id is not None and tok.eos_token_id is not None
+    assert len(tok) <= 256
 
 
-def test_llm_head_trains_with_word_tokenizer(tmp_path):
-    build_word_tokenizer(['is there a circle ?', 'yes', 'no'], str(tmp_path))
+def test_llm_head_trains_with_subword_tokenizer(tmp_path):
+    train_subword_tokenizer(CORPUS, vocab_size=128, out_dir=str(tmp_path))
     head = MODELS.build(
         dict(
             type='LLMHead',
             tokenizer=str(tmp_path),
             train_mode='full',
             model_cfg=dict(
-                model_type='llama', vocab_size=64, hidden_size=32,
+                model_type='llama', vocab_size=128, hidden_size=32,
                 intermediate_size=64, num_hidden_layers=1,
                 num_attention_heads=2, bos_token_id=0, eos_token_id=1,
                 pad_token_id=2)))
     enc, _ = head.encode_image_prompts(['is there a circle?'], ['yes'], 0)
-    loss = head.loss([torch.zeros(0, 32)], enc)['loss']
-    assert torch.isfinite(loss)
+    out = head.loss([torch.zeros(0, 32)], enc, text_loss=True)
+    assert torch.isfinite(out['loss']) and torch.isfinite(out['loss_text'])
+    # the text loss covers the prompt, not the answer: it ignores answers
+    other, _ = head.encode_image_prompts(['is there a circle?'], ['no'], 0)
+    out2 = head.loss([torch.zeros(0, 32)], other, text_loss=True)
+    assert torch.allclose(out['loss_text'], out2['loss_text'])
+    assert not torch.allclose(out['loss'], out2['loss'])
+
+
+def test_count_template_and_x_order():
+    gen = PerceptionPromptGenerator(
+        template='{counts}Objects: {objects}.',
+        counts_template='Counts: {counts}. ',
+        count_template='{plural} {count}',
+        object_template='{box} {name}',
+        separator=', ',
+        coord_style='grid',
+        with_counts=True,
+        counts_all_classes=True,
+        sort='x')
+    text = gen(
+        torch.tensor([[0.6, 0.1, 0.9, 0.3], [0.1, 0.6, 0.3, 0.9]]),
+        torch.tensor([0, 2]), torch.tensor([0.9, 0.8]),
+        ['circle', 'cross', 'triangle'])
+    assert text == ('Counts: circles 1, crosses 0, triangles 1. '
+                    'Objects: bottom left triangle, top right circle.')
 
 
 def test_grid_coordinates_and_zero_counts():

@@ -1,0 +1,125 @@
+# Stage 1b of the main job: language pre-training. A 4-layer Llama (hidden
+# 128) learns from text alone - perception prompts written from the
+# ground truth of generated scenes, the benchmark's questions and answers -
+# to read a perception prompt. HFExportHook saves it as a standard Hugging
+# Face directory (config + weights + tokenizer) in <work_dir>/hf_model,
+# which the joint stage loads through LLMHead(name_or_path=...) exactly as
+# it would load Vicuna: the project's stand-in for a pretrained LLM.
+from mmengine.config import read_base
+from mmengine.dataset import DefaultSampler, pseudo_collate
+from mmengine.evaluator import Evaluator
+from mmengine.hooks import (
+    CheckpointHook,
+    IterTimerHook,
+    LoggerHook,
+    ParamSchedulerHook,
+)
+from mmengine.optim import CosineAnnealingLR, LinearLR, OptimWrapper
+from mmengine.runner import IterBasedTrainLoop, LogProcessor, TestLoop, ValLoop
+from mmengine.visualization import (
+    LocalVisBackend,
+    TensorboardVisBackend,
+    Visualizer,
+)
+from torch.optim import AdamW
+
+from mmmrmllm.datasets import CornerShapesTextDataset
+from mmmrmllm.engine.hooks import HFExportHook, RandomStateHook
+from mmmrmllm.evaluation import VQAAccuracy
+from mmmrmllm.models import LanguagePretrainer, LLMHead
+
+with read_base():
+    from .._base_.models.cornershapes_prompt import prompt_generator
+
+data_root = 'data/cornershapes/'
+default_scope = 'mmmrmllm'
+max_iters = 1500
+
+model = dict(
+    type=LanguagePretrainer,
+    # next-token loss on the prompt too (plain language modelling): the
+    # look-ups form from every token, not one answer token per sequence
+    text_loss_weight=1.0,
+    llm=dict(
+        type=LLMHead,
+        model_cfg=dict(
+            model_type='llama',
+            vocab_size=256,
+            hidden_size=128,
+            intermediate_size=512,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=512,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=2,
+            tie_word_embeddings=True),
+        tokenizer=data_root + 'tokenizer',
+        train_mode='full',
+        generation_cfg=dict(max_new_tokens=4)))
+
+# ~16 scenes x ~4 questions = ~64 question sequences per step; every scene
+# is new (index-keyed generator), so the LM cannot memorise answers.
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type=DefaultSampler, shuffle=False),
+    collate_fn=dict(type=pseudo_collate),
+    dataset=dict(
+        type=CornerShapesTextDataset,
+        prompt_generator=prompt_generator,
+        num_samples=10_000_000,
+        seed=0,
+        corrupt_prob=0.1))
+# the benchmark's val split with ground-truth objects in the prompt
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type=DefaultSampler, shuffle=False),
+    collate_fn=dict(type=pseudo_collate),
+    dataset=dict(
+        type=CornerShapesTextDataset,
+        prompt_generator=prompt_generator,
+        data_root=data_root,
+        ann_file='annotations/val.json',
+        question_file='questions/val.json'))
+test_dataloader = val_dataloader
+val_evaluator = dict(type=Evaluator, metrics=[dict(type=VQAAccuracy)])
+test_evaluator = val_evaluator
+
+train_cfg = dict(
+    type=IterBasedTrainLoop, max_iters=max_iters, val_interval=250)
+val_cfg = dict(type=ValLoop)
+test_cfg = dict(type=TestLoop)
+optim_wrapper = dict(
+    type=OptimWrapper,
+    optimizer=dict(type=AdamW, lr=3e-3, weight_decay=0.01),
+    clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type=LinearLR, start_factor=0.01, by_epoch=False, begin=0,
+         end=100),
+    dict(type=CosineAnnealingLR, by_epoch=False, begin=100, end=max_iters,
+         T_max=max_iters - 100, eta_min=0.0),
+]
+
+default_hooks = dict(
+    timer=dict(type=IterTimerHook),
+    logger=dict(type=LoggerHook, interval=50),
+    param_scheduler=dict(type=ParamSchedulerHook),
+    checkpoint=dict(
+        type=CheckpointHook, interval=500, by_epoch=False, max_keep_ckpts=1))
+custom_hooks = [dict(type=HFExportHook), dict(type=RandomStateHook)]
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='nccl'))
+visualizer = dict(
+    type=Visualizer,
+    vis_backends=[dict(type=LocalVisBackend),
+                  dict(type=TensorboardVisBackend)],
+    name='visualizer')
+log_processor = dict(type=LogProcessor, window_size=50, by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0)

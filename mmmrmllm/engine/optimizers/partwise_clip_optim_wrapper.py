@@ -1,0 +1,166 @@
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.model import is_model_wrapper
+from mmengine.optim import (
+    AmpOptimWrapper,
+    DefaultOptimWrapperConstructor,
+    OptimWrapper,
+)
+
+from mmmrmllm.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
+
+
+def _matches(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + '.')
+
+
+class PartwiseClipMixin:
+    """Clip the gradient norm of each named part of the model on its own.
+
+    Each part (a module-name prefix of the model; the longest match wins)
+    gets its own :func:`torch.nn.utils.clip_grad_norm_` coefficient, so a
+    part with large gradients no longer shrinks the others' updates. Each
+    part's pre-clip norm is logged as ``grad_norm.<part>`` (the rest as
+    ``grad_norm.default``), their combined norm as ``grad_norm``.
+
+    Names come from the model: :class:`PartwiseClipOptimWrapperConstructor`
+    binds it at build time, else the first ``optim_context(model)`` does
+    (``BaseModel.train_step`` enters it). Model wrappers (DDP) are unwrapped.
+
+    Args:
+        clip_grad (dict, optional): ``parts``: part prefix -> kwargs of
+            :func:`torch.nn.utils.clip_grad_norm_` (``max_norm`` required),
+            or None to log the part's norm without clipping it. ``default``:
+            kwargs for the parameters of no part; None (the default) leaves
+            them unclipped. ``norm_type``: 2 by default. Defaults to None
+            (no clipping).
+        *args, **kwargs: Passed to the optimizer wrapper.
+    """
+
+    def __init__(self, *args, clip_grad: Optional[dict] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        cfg = dict(clip_grad or {})
+        if cfg.pop('type', 'norm') != 'norm':
+            raise ValueError('PartwiseClip* clips by norm only')
+        self.norm_type = float(cfg.pop('norm_type', 2))
+        parts = cfg.pop('parts', None) or {}
+        default = cfg.pop('default', None)
+        if cfg:
+            raise ValueError(f'Unknown clip_grad keys {sorted(cfg)}; expected'
+                             ' parts, default, norm_type')
+        self.part_cfgs: Dict[Optional[str], Optional[dict]] = {
+            part: self._clip_kwargs(c) for part, c in parts.items()}
+        self.part_cfgs[None] = self._clip_kwargs(default)
+        self._param_parts: Optional[Dict[int, Optional[str]]] = None
+        # a truthy value makes ``step`` call ``_clip_grad`` (after unscaling
+        # the gradients, for AMP)
+        self.clip_grad_kwargs = dict(clip_grad) if clip_grad else {}
+
+    def _clip_kwargs(self, cfg: Optional[dict]) -> Optional[dict]:
+        if cfg is None:
+            return None
+        if 'max_norm' not in cfg:
+            raise ValueError(f'clip_grad part config {cfg} has no max_norm')
+        return {'norm_type': self.norm_type, **cfg}
+
+    def bind_model(self, model: nn.Module) -> None:
+        """Map the parameters of ``model`` to the configured parts.
+
+        Args:
+            model (nn.Module): The model this wrapper optimizes.
+
+        Raises:
+            ValueError: If a part prefix matches no parameter of the model.
+        """
+        if is_model_wrapper(model):
+            model = model.module
+        named = list(model.named_parameters())
+        prefixes = sorted((p for p in self.part_cfgs if p is not None),
+                          key=len, reverse=True)
+        for part in prefixes:
+            if not any(_matches(name, part) for name, _ in named):
+                children = [
+                    name for name, child in model.named_children()
+                    if any(True for _ in child.parameters())]
+                raise ValueError(
+                    f'clip_grad part {part!r} matches no parameter of '
+                    f'{type(model).__name__}; its top-level children with '
+                    f'parameters are {children}')
+        self._param_parts = {
+            id(param): next((p for p in prefixes if _matches(name, p)), None)
+            for name, param in named}
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        """Bind ``model`` on first use, then enter the parent's context."""
+        if self._param_parts is None and self.clip_grad_kwargs:
+            self.bind_model(model)
+        with super().optim_context(model):
+            yield
+
+    def _clip_grad(self) -> None:
+        """Clip (and log) the gradient norm of each part separately."""
+        if self._param_parts is None:
+            raise RuntimeError(
+                f'{type(self).__name__} is not bound to a model: build it '
+                "with constructor='PartwiseClipOptimWrapperConstructor', "
+                'call bind_model(model), or step inside optim_context(model)')
+        groups: Dict[Optional[str], List[torch.Tensor]] = defaultdict(list)
+        for group in self.optimizer.param_groups:
+            for param in group['params']:
+                if param.requires_grad and param.grad is not None:
+                    part = self._param_parts.get(id(param))
+                    groups[part].append(param)
+        norms = []
+        for part, params in groups.items():
+            cfg = self.part_cfgs[part]
+            if cfg is None:  # log only
+                norm = torch.nn.utils.get_total_norm(
+                    [p.grad for p in params], self.norm_type)
+            else:
+                norm = torch.nn.utils.clip_grad_norm_(params, **cfg)
+            norms.append(norm)
+            self.message_hub.update_scalar(
+                f'train/grad_norm.{part or "default"}', float(norm))
+        if norms:
+            total = torch.nn.utils.get_total_norm(norms, self.norm_type)
+            self.message_hub.update_scalar('train/grad_norm', float(total))
+
+@OPTIM_WRAPPERS.register_module()
+class PartwiseClipOptimWrapper(PartwiseClipMixin, OptimWrapper):
+    """:class:`OptimWrapper` that clips each model part by its own norm.
+
+    See :class:`PartwiseClipMixin` for ``clip_grad``. Example::
+
+        optim_wrapper = dict(
+            type='PartwiseClipOptimWrapper',
+            optimizer=dict(type='AdamW', lr=2e-4),
+            clip_grad=dict(
+                parts=dict(detector=dict(max_norm=0.1),
+                           llm=dict(max_norm=1.0)),
+                default=dict(max_norm=1.0), norm_type=2))
+    """
+
+
+@OPTIM_WRAPPERS.register_module()
+class PartwiseClipAmpOptimWrapper(PartwiseClipMixin, AmpOptimWrapper):
+    """:class:`AmpOptimWrapper` that clips each model part by its own norm.
+
+    The gradients are unscaled before clipping, as in ``AmpOptimWrapper``.
+    """
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class PartwiseClipOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """Build the optimizer wrapper as the default constructor does, then bind
+    it to the model, so unknown parts fail at build time."""
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        optim_wrapper = super().__call__(model)
+        if isinstance(optim_wrapper, PartwiseClipMixin):
+            optim_wrapper.bind_model(model)
+        return optim_wrapper

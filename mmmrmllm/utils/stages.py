@@ -1,0 +1,162 @@
+"""Cached training stages (pre-training outputs built once per machine).
+
+A stage is a config trained with MMEngine's ``Runner``. Its output folder
+lives under the user's cache (``$MMMRMLLM_CACHE_DIR``, else
+``${XDG_CACHE_HOME:-~/.cache}/mmmrmllm/stages``), named by a hash of
+
+* the stage's resolved config (with the data folder's path replaced by a
+  fingerprint of its content),
+* the source of the ``mmmrmllm`` package,
+* the versions of torch, mmengine, mmdet and transformers,
+
+so that a changed config, code or data builds a new one and an unchanged
+one is reused. A stage trains in ``<name>-<hash>.partial`` (resumable: a
+rerun after an interruption resumes from its last checkpoint) and is
+renamed when it has finished, with ``stage.json`` recording what it made.
+"""
+import glob
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import time
+from typing import Callable, Dict, Iterable, Optional
+
+PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def cache_root() -> str:
+    """The folder that holds the cached stages."""
+    root = os.environ.get('MMMRMLLM_CACHE_DIR')
+    if not root:
+        base = os.environ.get('XDG_CACHE_HOME') or osp.join(
+            osp.expanduser('~'), '.cache')
+        root = osp.join(base, 'mmmrmllm')
+    return osp.join(root, 'stages')
+
+
+def code_fingerprint() -> str:
+    """Hash of every ``.py`` file of the ``mmmrmllm`` package."""
+    h = hashlib.sha256()
+    files = glob.glob(osp.join(PACKAGE_DIR, '**', '*.py'), recursive=True)
+    for path in sorted(files):
+        h.update(osp.relpath(path, PACKAGE_DIR).encode())
+        with open(path, 'rb') as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def data_fingerprint(data_root: str,
+                     files: Iterable[str] = ('stats.json',
+                                             'tokenizer/tokenizer.json')
+                     ) -> str:
+    """Hash of a data folder's identifying files (for a generated
+    benchmark, its statistics and tokenizer)."""
+    h = hashlib.sha256()
+    for name in files:
+        path = osp.join(data_root, name)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path} not found (is {data_root} a '
+                                    'generated CornerShapes folder?)')
+        h.update(name.encode())
+        with open(path, 'rb') as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def _versions() -> str:
+    import mmdet
+    import mmengine
+    import torch
+    import transformers
+    return ' '.join(m.__version__
+                    for m in (torch, mmengine, mmdet, transformers))
+
+
+def stage_key(cfg, data_root: Optional[str] = None) -> str:
+    """The cache key of a resolved config (16 hex digits)."""
+    text = cfg.pretty_text
+    h = hashlib.sha256()
+    if data_root:
+        text = text.replace(data_root.rstrip('/'), '<data_root>')
+        h.update(data_fingerprint(data_root).encode())
+    h.update(text.encode())
+    h.update(code_fingerprint().encode())
+    h.update(_versions().encode())
+    return h.hexdigest()[:16]
+
+
+class Stage:
+    """One cached stage.
+
+    Args:
+        name (str): Short name, e.g. ``'detector'``.
+        cfg (Config): The stage's resolved config (``work_dir`` is set
+            here).
+        data_root (str, optional): Data folder, fingerprinted by content.
+        outputs (dict): Output name → path relative to the work dir, e.g.
+            ``dict(checkpoint='iter_500.pth')``.
+        root (str, optional): Cache folder; defaults to :func:`cache_root`.
+    """
+
+    def __init__(self, name: str, cfg, data_root: Optional[str],
+                 outputs: Dict[str, str], root: Optional[str] = None):
+        self.name = name
+        self.cfg = cfg
+        self.key = stage_key(cfg, data_root)
+        self.dir = osp.join(root or cache_root(), f'{name}-{self.key}')
+        self.outputs = outputs
+
+    @property
+    def record_file(self) -> str:
+        return osp.join(self.dir, 'stage.json')
+
+    def cached(self) -> Optional[dict]:
+        """The record of a finished run, or None."""
+        if not osp.isfile(self.record_file):
+            return None
+        with open(self.record_file) as f:
+            record = json.load(f)
+        missing = [p for p in record['outputs'].values()
+                   if not osp.exists(p)]
+        return None if missing else record
+
+    def run(self, train: Callable[[object], Optional[dict]]) -> dict:
+        """Reuse the cached output or run ``train(cfg)`` and cache it.
+
+        Args:
+            train (Callable): Trains the config (``cfg.work_dir`` set to the
+                partial folder, ``cfg.resume`` to True); may return metrics.
+
+        Returns:
+            dict: ``outputs`` (absolute paths), ``minutes``, ``metrics``,
+            ``cached`` (True when reused), ``dir``.
+        """
+        record = self.cached()
+        if record is not None:
+            return dict(record, cached=True, dir=self.dir)
+        partial = self.dir + '.partial'
+        os.makedirs(partial, exist_ok=True)
+        self.cfg.work_dir = partial
+        self.cfg.resume = True
+        start = time.perf_counter()
+        metrics = train(self.cfg) or {}
+        minutes = (time.perf_counter() - start) / 60
+        for rel in self.outputs.values():
+            if not osp.exists(osp.join(partial, rel)):
+                raise RuntimeError(f'stage {self.name} finished without its '
+                                   f'output {rel} in {partial}')
+        if osp.exists(self.dir):
+            shutil.rmtree(self.dir)
+        os.replace(partial, self.dir)
+        record = dict(
+            name=self.name,
+            key=self.key,
+            outputs={k: osp.join(self.dir, v)
+                     for k, v in self.outputs.items()},
+            minutes=round(minutes, 2),
+            metrics=metrics)
+        with open(self.record_file, 'w') as f:
+            json.dump(record, f, indent=2)
+        return dict(record, cached=False, dir=self.dir)

@@ -1,0 +1,114 @@
+"""Cached training stages: built once, reused, rebuilt when config, data or
+code change, resumed after an interruption."""
+import json
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmmrmllm.utils import stages
+from mmmrmllm.utils.stages import Stage, cache_root
+
+
+def _data(root):
+    os.makedirs(osp.join(root, 'tokenizer'), exist_ok=True)
+    with open(osp.join(root, 'stats.json'), 'w') as f:
+        json.dump(dict(seed=0), f)
+    with open(osp.join(root, 'tokenizer', 'tokenizer.json'), 'w') as f:
+        f.write('{}')
+    return root
+
+
+def _train(calls):
+    def train(cfg):
+        calls.append(cfg.work_dir)
+        assert cfg.work_dir.endswith('.partial') and cfg.resume is True
+        with open(osp.join(cfg.work_dir, 'out.pth'), 'w') as f:
+            f.write(str(cfg.lr))
+        return dict(mAP=0.5)
+    return train
+
+
+def test_stage_runs_once_and_is_keyed_by_config_and_data(tmp_path):
+    data = _data(str(tmp_path / 'data'))
+    root = str(tmp_path / 'cache')
+    calls = []
+    cfg = Config(dict(lr=0.1, data_root=data + '/'))
+    first = Stage('det', cfg, data, dict(ckpt='out.pth'), root).run(
+        _train(calls))
+    assert not first['cached'] and len(calls) == 1
+    assert first['metrics'] == dict(mAP=0.5)
+    assert open(first['outputs']['ckpt']).read() == '0.1'
+    again = Stage('det', Config(dict(lr=0.1, data_root=data + '/')), data,
+                  dict(ckpt='out.pth'), root).run(_train(calls))
+    assert again['cached'] and len(calls) == 1
+    assert again['outputs'] == first['outputs']
+    # another config, or other data: another stage
+    Stage('det', Config(dict(lr=0.2, data_root=data + '/')), data,
+          dict(ckpt='out.pth'), root).run(_train(calls))
+    assert len(calls) == 2
+    with open(osp.join(data, 'stats.json'), 'w') as f:
+        json.dump(dict(seed=1), f)
+    Stage('det', Config(dict(lr=0.1, data_root=data + '/')), data,
+          dict(ckpt='out.pth'), root).run(_train(calls))
+    assert len(calls) == 3
+
+
+def test_the_data_path_does_not_matter_its_content_does(tmp_path):
+    a = _data(str(tmp_path / 'a'))
+    b = _data(str(tmp_path / 'b'))
+    key_a = Stage('s', Config(dict(data_root=a + '/')), a, {}).key
+    key_b = Stage('s', Config(dict(data_root=b + '/')), b, {}).key
+    assert key_a == key_b
+
+
+def test_code_change_changes_the_key(tmp_path, monkeypatch):
+    data = _data(str(tmp_path / 'data'))
+    cfg = Config(dict(lr=0.1))
+    key = Stage('s', cfg, data, {}).key
+    monkeypatch.setattr(stages, 'code_fingerprint', lambda: 'other code')
+    assert Stage('s', cfg, data, {}).key != key
+
+
+def test_interrupted_stage_resumes_in_its_partial_folder(tmp_path):
+    data = _data(str(tmp_path / 'data'))
+    root = str(tmp_path / 'cache')
+    stage = Stage('lm', Config(dict(lr=0.1)), data, dict(ckpt='out.pth'),
+                  root)
+
+    def killed(cfg):
+        with open(osp.join(cfg.work_dir, 'iter_1.pth'), 'w') as f:
+            f.write('half')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stage.run(killed)
+    assert stage.cached() is None
+    seen = []
+
+    def resumed(cfg):
+        seen.extend(os.listdir(cfg.work_dir))
+        with open(osp.join(cfg.work_dir, 'out.pth'), 'w') as f:
+            f.write('done')
+
+    record = stage.run(resumed)
+    assert seen == ['iter_1.pth'] and not record['cached']
+    assert not osp.exists(stage.dir + '.partial')
+
+
+def test_missing_output_is_an_error(tmp_path):
+    data = _data(str(tmp_path / 'data'))
+    stage = Stage('x', Config(dict(a=1)), data, dict(ckpt='nothing.pth'),
+                  str(tmp_path / 'c'))
+    with pytest.raises(RuntimeError, match='nothing.pth'):
+        stage.run(lambda cfg: None)
+
+
+def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv('MMMRMLLM_CACHE_DIR', str(tmp_path))
+    assert cache_root() == osp.join(str(tmp_path), 'stages')
+    monkeypatch.delenv('MMMRMLLM_CACHE_DIR')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    assert cache_root() == osp.join(str(tmp_path), 'xdg', 'mmmrmllm',
+                                    'stages')
