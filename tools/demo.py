@@ -35,11 +35,11 @@ from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.stages import Stage  # noqa: E402
 
 CONFIG = osp.join(ROOT, 'configs', 'mrmllm',
-                  'mrmllm_dino_r18_tinyllama_400i_cornershapes.py')
+                  'mrmllm_dino_r18_tinyllama_250i_cornershapes.py')
 DET_CONFIG = osp.join(ROOT, 'configs', 'pretrain',
-                      'dino_r18_det_500i_cornershapes.py')
+                      'dino_r18_det_250i_cornershapes.py')
 LM_CONFIG = osp.join(ROOT, 'configs', 'pretrain',
-                     'llama_4l_text_1500i_cornershapes.py')
+                     'llama_4l_text_2500i_cornershapes.py')
 QUESTION_TYPES = ('existence', 'counting', 'colour', 'shape_at_position',
                   'relative_position')
 # (summary key, split, target); issue "The MLLM reads what it sees"
@@ -61,6 +61,12 @@ def parse_args():
     parser.add_argument('--cache-dir', default=None,
                         help='stage cache (default: ~/.cache/mmmrmllm/'
                         'stages or $MMMRMLLM_CACHE_DIR)')
+    parser.add_argument(
+        '--det-checkpoint', default=None,
+        help='use this detector checkpoint instead of stage 1a')
+    parser.add_argument(
+        '--llm-dir', default=None,
+        help='use this Hugging Face LLM directory instead of stage 1b')
     parser.add_argument(
         '--show-images', type=int, default=8,
         help='predictions drawn per evaluated split')
@@ -122,6 +128,17 @@ def run_stage(name: str, config: str, data_root: str, outputs: dict,
         print(f'[demo] stage {name}: training {osp.basename(config)} '
               f'(cached afterwards in {stage.dir})')
     return stage.run(train)
+
+
+def given(name: str, path):
+    """A stage output the user passed in (None: run the stage)."""
+    if path is None:
+        return None
+    if not osp.exists(path):
+        raise FileNotFoundError(f'{path} not found')
+    print(f'[demo] using the given {name} {path}')
+    return dict(outputs={name: osp.abspath(path)}, minutes=0.0,
+                metrics={}, cached=True)
 
 
 def evaluate(cfg: Config, split: str, checkpoint: str, work_dir: str,
@@ -198,6 +215,10 @@ def lookup(summary: dict, split: str, key: str):
     return node
 
 
+def num(value) -> float:
+    return float('nan') if value is None else value
+
+
 def print_summary(summary: dict) -> bool:
     print('\n' + '=' * 78)
     mins = summary['minutes']
@@ -212,9 +233,9 @@ def print_summary(summary: dict) -> bool:
         by_type = ' '.join(
             f'{s["vqa_acc_by_type"].get(t, float("nan")):>9.3f}'
             for t in QUESTION_TYPES)
-        print(f'{split:<8}{s["bbox_mAP"]:>9.3f}'
-              f'{s["AR_corner"] or float("nan"):>10.3f}'
-              f'{s["AR_common"] or float("nan"):>10.3f}'
+        print(f'{split:<8}{num(s["bbox_mAP"]):>9.3f}'
+              f'{num(s["AR_corner"]):>10.3f}'
+              f'{num(s["AR_common"]):>10.3f}'
               f'{s["vqa_acc"]:>7.3f}{s["majority"]:>9.3f}  {by_type}')
         maj = ' '.join(f'{s["majority_by_type"].get(t, float("nan")):>9.3f}'
                        for t in QUESTION_TYPES)
@@ -224,7 +245,7 @@ def print_summary(summary: dict) -> bool:
         value = lookup(summary, split, key)
         passed = value is not None and value >= target
         ok &= passed
-        print(f'target {split} {key}: {value:.3f} >= {target} '
+        print(f'target {split} {key}: {num(value):.3f} >= {target} '
               f'{"PASS" if passed else "MISS"}')
     gates = summary['gates']
     print('gates (mean |g|): ' + ', '.join(
@@ -243,10 +264,14 @@ def main():
     stats = ensure_data(args.data_root)
     data_root = args.data_root
 
-    det = run_stage('detector', args.det_config, data_root,
-                    dict(checkpoint='iter_500.pth'), args.cache_dir)
-    lm = run_stage('language', args.lm_config, data_root,
-                   dict(hf_model='hf_model'), args.cache_dir)
+    det = given('checkpoint', args.det_checkpoint) or run_stage(
+        'detector', args.det_config, data_root, dict(
+            checkpoint='iter_{}.pth'.format(
+                Config.fromfile(args.det_config).train_cfg.max_iters)),
+        args.cache_dir)
+    lm = given('hf_model', args.llm_dir) or run_stage(
+        'language', args.lm_config, data_root, dict(hf_model='hf_model'),
+        args.cache_dir)
 
     cfg = Config.fromfile(args.config)
     set_data_root(cfg, data_root)

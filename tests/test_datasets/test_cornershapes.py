@@ -46,7 +46,9 @@ def test_files_and_stats(root):
             assert w >= 1 and h >= 1 and x >= 0 and y >= 0
             assert x + w <= 128 and y + h <= 128
     assert not (root / 'annotations' / 'vqa_train.json').exists()
-    assert not (root / 'questions' / 'det_train.json').exists()
+    det_q = json.loads((root / 'questions' / 'det_train.json').read_text())
+    assert len(det_q['data_list']) == SIZES['det_train']
+    assert all(r['questions'] for r in det_q['data_list'])
     stats = json.loads((root / 'stats.json').read_text())
     assert stats['splits']['det_train']['objects_by_appearance'].keys() == {
         'common'}

@@ -1,6 +1,7 @@
 # CornerShapes (generated: tools/misc/generate_cornershapes.py). Training
-# mixes det_train (boxes, common appearance) with vqa_train (questions only,
-# has_det_ann=False, common + corner appearance); val and corner are scored
+# mixes det_train (boxes and questions, common appearance) with vqa_train
+# (questions only, has_det_ann=False, common + corner appearance); val and
+# corner are scored
 # for detection (COCO mAP, corner/common recall) and VQA together.
 from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets.transforms import LoadAnnotations, Resize
@@ -35,6 +36,7 @@ det_train = dict(
     type=CornerShapesDataset,
     data_root=data_root,
     ann_file='annotations/det_train.json',
+    question_file='questions/det_train.json',
     data_prefix=dict(img=''),
     filter_cfg=dict(filter_empty_gt=False),
     pipeline=train_pipeline)

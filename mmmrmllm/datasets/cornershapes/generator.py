@@ -4,7 +4,8 @@ An MLLM has seen a broad world through image-text data; a detector only its
 narrow box-annotated data. Here:
 
 - ``det_train``: boxes, *common* appearance only (plain fills of a fixed
-  palette on a plain background);
+  palette on a plain background), with questions too (as COCO's images
+  carry both boxes and VQAv2 questions);
 - ``vqa_train``: questions, no boxes (``has_det_ann=False``); half common,
   half *corner* images (textures, unseen colours, extreme sizes, heavy
   occlusion, clutter) - the broad image-text world;
@@ -54,7 +55,7 @@ SPLIT_FAMILY = dict(
 SPLIT_HAS_BOXES = dict(
     det_train=True, vqa_train=False, val=True, corner=True, novel=True)
 SPLIT_HAS_QUESTIONS = dict(
-    det_train=False, vqa_train=True, val=True, corner=True, novel=True)
+    det_train=True, vqa_train=True, val=True, corner=True, novel=True)
 CORNER_ATTRIBUTES = ('texture', 'unseen_colour', 'tiny', 'huge', 'occluded')
 NOVEL_ATTRIBUTES = ('hollow', 'gradient', 'novel_colour', 'rotated')
 # vocabulary of the tokenizer in tokenizer/ (specials and alphabet included)
@@ -445,7 +446,11 @@ def _write_tokenizer(out_dir: str, classes: Sequence[str],
 
     from .text import TEXT_PROMPT, CornerShapesText
     texts = list(classes) + list(ALL_COLOURS) + list(QUADRANTS)
-    for records in question_records.values():
+    # det_train asks the same templates; leaving it out keeps the tokenizer
+    # independent of the detection split's size
+    for split, records in question_records.items():
+        if split == 'det_train':
+            continue
         for rec in records:
             for q in rec.get('questions', []):
                 texts.append(q['question'])

@@ -11,6 +11,7 @@ questions the joint stage asks. The perception prompt is written by a
 corrupted like a detector's output (objects dropped, spurious ones added,
 boxes jittered) so that the LLM learns that perception is noisy.
 """
+from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -18,7 +19,13 @@ import torch
 
 from mmmrmllm.models.perception.gt_perception import corrupt_objects
 
-from .generator import CLASSES, _questions, _sample_object
+from .generator import (
+    CLASSES,
+    QUADRANTS,
+    _plural,
+    _questions,
+    _sample_object,
+)
 
 FAMILIES = ('common', 'corner')
 
@@ -71,6 +78,25 @@ def sample_scene(rng: np.random.Generator,
     return objs
 
 
+def _shape_questions(objs: list, canvas: int) -> List[dict]:
+    """'What shape is in the <quadrant>?' for every quadrant that the
+    benchmark's template could ask about (one object, clear of the middle
+    lines)."""
+    mid, margin = canvas / 2, canvas * 6 / 128
+    by_quadrant: Dict[str, list] = {q: [] for q in QUADRANTS}
+    for obj in objs:
+        cx, cy = obj.centre
+        by_quadrant[('top' if cy < mid else 'bottom') + ' ' +
+                    ('left' if cx < mid else 'right')].append(obj)
+    return [
+        dict(question=f'What shape is in the {q}?',
+             answers=[members[0].shape], type='shape_at_position')
+        for q, members in by_quadrant.items()
+        if len(members) == 1 and abs(members[0].centre[0] - mid) >= margin
+        and abs(members[0].centre[1] - mid) >= margin
+    ]
+
+
 class CornerShapesText:
     """An unlimited, deterministic stream of text-only samples.
 
@@ -89,6 +115,11 @@ class CornerShapesText:
             :func:`mmmrmllm.models.perception.gt_perception.corrupt_objects`);
             the answers always come from the true scene.
         corrupt_cfg (dict, optional): :func:`corrupt_objects` kwargs.
+        lookup_first (int): A curriculum: scenes with an index below it ask
+            only the questions answered by a look-up in the prompt - how
+            many of every class, and what shape is at each clear position
+            - so that the look-ups form before the questions whose answers
+            the text cannot tell (colours) dilute the signal.
     """
 
     def __init__(self,
@@ -98,7 +129,8 @@ class CornerShapesText:
                  canvas: int = 128,
                  corner_prob: float = 0.5,
                  corrupt_prob: float = 0.1,
-                 corrupt_cfg: Optional[dict] = None) -> None:
+                 corrupt_cfg: Optional[dict] = None,
+                 lookup_first: int = 0) -> None:
         if isinstance(prompt_generator, dict):
             from mmmrmllm.registry import MODELS
             prompt_generator = MODELS.build(prompt_generator)
@@ -109,6 +141,7 @@ class CornerShapesText:
         self.corner_prob = corner_prob
         self.corrupt_prob = corrupt_prob
         self.corrupt_cfg = dict(corrupt_cfg or {})
+        self.lookup_first = lookup_first
 
     def __getitem__(self, index: int) -> Dict[str, object]:
         """Returns ``perception`` (str), ``questions``, ``answers`` and
@@ -122,6 +155,13 @@ class CornerShapesText:
             if objs:
                 qs = _questions(rng, objs, self.classes, 'mixed',
                                 self.canvas)
+        if index < self.lookup_first:
+            counts = Counter(o.shape for o in objs)
+            qs = [
+                dict(question=f'How many {_plural(c)} are there?',
+                     answers=[str(counts[c])], type='counting')
+                for c in self.classes
+            ] + _shape_questions(objs, self.canvas)
         boxes = np.array([o.box for o in objs], dtype=np.float64)
         boxes = boxes / self.canvas
         labels = np.array([self.classes.index(o.shape) for o in objs])

@@ -50,6 +50,9 @@ class CornerShapesTextDataset(Dataset):
         classes (Sequence[str]): Shape classes.
         corrupt_prob (float): See :class:`CornerShapesText`.
         corrupt_cfg (dict, optional): See :class:`CornerShapesText`.
+        lookup_first (int): See :class:`CornerShapesText` (a curriculum:
+            with a sequential sampler, the first ``lookup_first /
+            batch_size`` iterations).
         data_root (str): Prefix of ``ann_file`` / ``question_file``.
         ann_file (str, optional): COCO annotations of a split.
         question_file (str, optional): Questions of the same split.
@@ -62,13 +65,15 @@ class CornerShapesTextDataset(Dataset):
                  classes=CLASSES,
                  corrupt_prob: float = 0.0,
                  corrupt_cfg: Optional[dict] = None,
+                 lookup_first: int = 0,
                  data_root: str = '',
                  ann_file: Optional[str] = None,
                  question_file: Optional[str] = None) -> None:
         self.metainfo = dict(classes=tuple(classes))
         self.generator = CornerShapesText(
             MODELS.build(prompt_generator), classes, seed,
-            corrupt_prob=corrupt_prob, corrupt_cfg=corrupt_cfg)
+            corrupt_prob=corrupt_prob, corrupt_cfg=corrupt_cfg,
+            lookup_first=lookup_first)
         self.items = None
         self.num_samples = num_samples
         if ann_file is not None:

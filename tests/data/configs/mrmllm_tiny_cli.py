@@ -5,7 +5,7 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ....configs.mrmllm.mrmllm_dino_r18_tinyllama_400i_cornershapes import *  # noqa: F401,F403,E501
+    from ....configs.mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403,E501
 
 from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets.transforms import LoadAnnotations, Resize

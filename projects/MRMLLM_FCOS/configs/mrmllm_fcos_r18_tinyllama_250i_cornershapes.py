@@ -5,7 +5,7 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ....configs.mrmllm.mrmllm_dino_r18_tinyllama_400i_cornershapes import *  # noqa: E501,F401,F403
+    from ....configs.mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: E501,F401,F403
 
 model.detector = dict(  # noqa: F405
     type='FCOS',

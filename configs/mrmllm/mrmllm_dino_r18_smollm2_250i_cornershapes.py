@@ -4,7 +4,7 @@
 from mmengine.config import read_base
 
 with read_base():
-    from .mrmllm_dino_r18_tinyllama_400i_cornershapes import *  # noqa: F401,F403,E501
+    from .mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403,E501
 
 smollm2_dir = 'checkpoints/smollm2-135m-instruct'
 model.llm = dict(  # noqa: F405

@@ -3,6 +3,6 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ..mrmllm.mrmllm_dino_r18_tinyllama_400i_cornershapes import *  # noqa: F401,F403
+    from ..mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403
 
 model.update(mode='mllm_only')  # noqa: F405

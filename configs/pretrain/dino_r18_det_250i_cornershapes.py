@@ -12,10 +12,13 @@ with read_base():
     from .._base_.models.mrmllm_tiny_dino import *  # noqa: F401,F403
     from .._base_.schedules.schedule_tiny import *  # noqa: F401,F403
 
-max_iters = 500
+max_iters = 250
 model.update(  # noqa: F405
     mode='detector_only', class_names=['circle', 'square', 'triangle'])
-train_dataloader.update(  # noqa: F405
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type=DefaultSampler, shuffle=True),
     dataset=det_train)  # noqa: F405
 train_cfg.update(max_iters=max_iters, val_interval=max_iters)  # noqa: F405

@@ -33,7 +33,8 @@ with read_base():
 
 data_root = 'data/cornershapes/'
 default_scope = 'mmmrmllm'
-max_iters = 1500
+max_iters = 2500
+batch_size = 12
 
 model = dict(
     type=LanguagePretrainer,
@@ -46,7 +47,7 @@ model = dict(
             model_type='llama',
             vocab_size=256,
             hidden_size=128,
-            intermediate_size=512,
+            intermediate_size=256,
             num_hidden_layers=4,
             num_attention_heads=4,
             num_key_value_heads=4,
@@ -59,10 +60,11 @@ model = dict(
         train_mode='full',
         generation_cfg=dict(max_new_tokens=4)))
 
-# ~16 scenes x ~4 questions = ~64 question sequences per step; every scene
-# is new (index-keyed generator), so the LM cannot memorise answers.
+# ~12 scenes x ~4 questions = ~50 question sequences per step; every scene
+# is new (index-keyed generator), so the LM cannot memorise answers. The
+# first 1500 iterations ask only the look-up questions (a curriculum).
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=batch_size,
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type=DefaultSampler, shuffle=False),
@@ -72,7 +74,8 @@ train_dataloader = dict(
         prompt_generator=prompt_generator,
         num_samples=10_000_000,
         seed=0,
-        corrupt_prob=0.1))
+        corrupt_prob=0.1,
+        lookup_first=1500 * batch_size))
 # the benchmark's val split with ground-truth objects in the prompt
 val_dataloader = dict(
     batch_size=32,

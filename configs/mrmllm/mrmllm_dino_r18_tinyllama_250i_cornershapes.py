@@ -5,8 +5,8 @@
 # Face directory), a small CLIP-style ViT and a 2-layer Q-Former from
 # scratch; CornerShapes on a CPU. Build the two inputs first (`make demo`
 # does it and caches them):
-#   python tools/train.py configs/pretrain/dino_r18_det_500i_cornershapes.py
-#   python tools/train.py configs/pretrain/llama_4l_text_1500i_cornershapes.py
+#   python tools/train.py configs/pretrain/dino_r18_det_250i_cornershapes.py
+#   python tools/train.py configs/pretrain/llama_4l_text_2500i_cornershapes.py
 from mmengine.config import read_base
 from torch.optim import AdamW
 
@@ -23,13 +23,20 @@ with read_base():
 model.update(  # noqa: F405
     class_names=['circle', 'square', 'triangle'],
     detector_checkpoint=(
-        'work_dirs/dino_r18_det_500i_cornershapes/iter_500.pth'),
-    prompt_generator=prompt_generator,
-    llm=dict(
-        type=LLMHead,
-        name_or_path='work_dirs/llama_4l_text_1500i_cornershapes/hf_model',
-        train_mode='full',
-        generation_cfg=dict(max_new_tokens=4)))
+        'work_dirs/dino_r18_det_250i_cornershapes/iter_250.pth'),
+    # det_train images carry boxes and questions: early on, half of them
+    # show a corrupted copy of their ground truth to the LLM instead of the
+    # detections, fading out over the first half of training
+    gt_perception=dict(
+        prob_start=0.5, prob_end=0.0, decay_iters=200,
+        corrupt=dict(drop=0.1, add=0.1, jitter=0.05)))
+# replaced, not merged into the base's (a random LLM and a byte tokenizer)
+model.prompt_generator = prompt_generator  # noqa: F405
+model.llm = dict(  # noqa: F405
+    type=LLMHead,
+    name_or_path='work_dirs/llama_4l_text_2500i_cornershapes/hf_model',
+    train_mode='full',
+    generation_cfg=dict(max_new_tokens=4))
 # Each part clipped by its own norm: DINO's 0.1 for the detector only (a
 # global 0.1 let the detector's gradient, ~30x the LLM's, shrink every other
 # part's update below Adam's eps). The parts trained from scratch (vision
@@ -47,6 +54,8 @@ optim_wrapper = dict(
             feedback=dict(max_norm=1.0)),
         default=dict(max_norm=1.0)),
     paramwise_cfg=dict(
+        # an LLM with tied input/output embeddings holds one tensor twice
+        bypass_duplicate=True,
         custom_keys=dict(
             llm=dict(lr_mult=2.0),
             fusion=dict(lr_mult=5.0),
