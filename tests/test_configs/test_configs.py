@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from mmengine.config import Config
 
 from mmmrmllm.registry import MODELS
