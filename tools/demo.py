@@ -107,12 +107,21 @@ def set_data_root(cfg: Config, data_root: str) -> None:
     visit(cfg._cfg_dict)
 
 
+def fresh_visualizer(cfg: Config) -> None:
+    """A visualizer of this run's own: MMEngine keeps one instance per
+    name, which would go on writing into an earlier run's folder."""
+    if cfg.get('visualizer'):
+        cfg.visualizer.name = 'visualizer_' + cfg.work_dir.replace(
+            osp.sep, '_')
+
+
 def train(cfg: Config) -> dict:
+    fresh_visualizer(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = {}
     for key, val in runner.message_hub.log_scalars.items():
-        if key.startswith('val/'):
+        if key.startswith('val/') and '/' in key[4:]:
             metrics[key[4:]] = round(float(val.current()), 4)
     return metrics
 
@@ -154,6 +163,7 @@ def evaluate(cfg: Config, split: str, checkpoint: str, work_dir: str,
     vis.draw = show_images > 0
     vis.max_test_images = show_images
     vis.test_out_dir = 'predictions'
+    fresh_visualizer(cfg)
     runner = Runner.from_cfg(cfg)
     return runner.test(), runner
 
@@ -288,6 +298,7 @@ def main():
     cfg.default_hooks.checkpoint.interval = cfg.train_cfg.max_iters
 
     start = time.perf_counter()
+    fresh_visualizer(cfg)
     Runner.from_cfg(cfg).train()
     joint_min = (time.perf_counter() - start) / 60
     checkpoint = osp.join(args.work_dir,
