@@ -102,3 +102,6 @@ find_unused_parameters = True
 default_hooks.update(  # noqa: F405
     checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False))
 val_cfg = val_dataloader = val_evaluator = None
+# DDP must equal one process: no per-sample random choice of ground truth
+# over detections (each rank would draw its own)
+model.gt_perception = None  # noqa: F405
