@@ -96,7 +96,7 @@ class Stage:
             here).
         data_root (str, optional): Data folder, fingerprinted by content.
         outputs (dict): Output name → path relative to the work dir, e.g.
-            ``dict(checkpoint='iter_500.pth')``.
+            ``dict(checkpoint='iter_250.pth')``.
         root (str, optional): Cache folder; defaults to :func:`cache_root`.
     """
 
