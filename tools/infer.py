@@ -17,7 +17,6 @@ import os
 import os.path as osp
 import sys
 import time
-from collections import defaultdict
 
 import mmcv
 import torch
@@ -31,6 +30,7 @@ from mmmrmllm.registry import MODELS, VISUALIZERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import load_matching_checkpoint  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
+from mmmrmllm.utils.part_timer import PartTimer  # noqa: E402
 
 
 def parse_args():
@@ -67,77 +67,6 @@ def infer_pipeline(cfg: Config) -> list:
     return steps
 
 
-class PartTimer:
-    """Wall time spent in each part of the model.
-
-    Module parts (vision encoder, fusion, feedback, ...) are timed with
-    forward hooks; the detector and the LLM, which the model drives through
-    methods rather than ``forward``, by wrapping those methods: the
-    detector's backbone + neck (``det_adapter.extract``), its head
-    (``det_adapter.predict_from_feats``: once for the detections of the
-    prompt, once for the output when feedback is on) and the LLM's
-    ``generate`` (all decoding steps). A part called several times adds up;
-    ``calls`` counts the calls and ``images`` the images the backbone saw,
-    which shows that perception ran once per image whatever the number of
-    questions.
-    """
-
-    def __init__(self, model: torch.nn.Module):
-        self.seconds = defaultdict(float)
-        self.calls = defaultdict(int)
-        self.images = defaultdict(int)  # batch rows seen by the backbone
-        self._start = {}
-        for name, child in model.named_children():
-            if name in ('data_preprocessor', 'detector', 'llm'):
-                continue
-            child.register_forward_pre_hook(self._pre(name))
-            child.register_forward_hook(self._post(name))
-        adapter = getattr(model, 'det_adapter', None)
-        if adapter is not None:
-            self._wrap(adapter, 'extract', 'detector backbone+neck')
-            self._wrap(adapter, 'predict_from_feats', 'detector head')
-            model.detector.backbone.register_forward_hook(
-                self._count('backbone'))
-        if getattr(model, 'llm', None) is not None:
-            self._wrap(model.llm, 'generate', 'llm generate')
-
-    def _wrap(self, obj, method: str, name: str) -> None:
-        func = getattr(obj, method)
-
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.perf_counter() - start
-                self.calls[name] += 1
-
-        setattr(obj, method, timed)
-
-    def _pre(self, name):
-
-        def hook(module, args):
-            self._start[name] = time.perf_counter()
-
-        return hook
-
-    def _post(self, name):
-
-        def hook(module, args, output):
-            self.seconds[name] += time.perf_counter() - self._start[name]
-            self.calls[name] += 1
-
-        return hook
-
-    def _count(self, name):
-
-        def hook(module, args, output):
-            self.calls[name] += 1
-            self.images[name] += len(args[0])
-
-        return hook
-
-
 def main():
     args = parse_args()
     for path in args.img:
@@ -161,7 +90,7 @@ def main():
         raise SystemExit('error: ' + ' '.join(str(err).split()))
     model.dataset_meta = checkpoint.get('meta', {}).get('dataset_meta', {})
     model.to(args.device).eval()
-    timer = PartTimer(model)
+    timer = PartTimer()
 
     pipeline = Compose(infer_pipeline(cfg))
     questions = list(args.question)
@@ -179,7 +108,7 @@ def main():
                     has_det_ann=not questions)))
 
     start = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), timer.attach(model):
         outputs = model.test_step(pseudo_collate(batch))
     total = time.perf_counter() - start
 
@@ -226,10 +155,11 @@ def main():
           f'question(s): total {total:.3f} s')
     for name, secs in sorted(timer.seconds.items(), key=lambda x: -x[1]):
         print(f'  {name:<24} {secs:8.3f} s  ({timer.calls[name]} calls)')
-    if 'backbone' in timer.calls:
-        print(f'  detector backbone ran {timer.calls["backbone"]} time(s) '
-              f'on {timer.images["backbone"]} image(s) for '
-              f'{len(args.img)} image(s)')
+    for part in ('detector.extract', 'detector.head'):
+        if part in timer.calls:
+            print(f'  {part} ran {timer.calls[part]} time(s) on '
+                  f'{timer.images[part]} image(s) for {len(args.img)} '
+                  'image(s)')
     print(f'wrote {args.out_dir}/results.json')
 
 

@@ -13,6 +13,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from mmmrmllm.registry import MODELS
+from mmmrmllm.utils.part_timer import timed_part
 
 from .data_preprocessors import MRMLLMDataPreprocessor
 from .detectors import build_detector_adapter
@@ -38,13 +39,25 @@ class Detections(NamedTuple):
 
 
 class PerceptionState(NamedTuple):
-    """What one forward of the shared trunk produced."""
+    """What one forward of the shared trunk produced.
+
+    Attributes:
+        feats: Detector neck features.
+        feats_fb: The same after feedback (what the head saw).
+        det_results: The head's per-image results (predictions in
+            inference; no-grad decoded training outputs in training).
+        detections: Normalised detections the LLM side read.
+        queries: Shared queries (B, Nq, C).
+        llm_box_tokens: Per-image box tokens for the LLM.
+        det_losses: The detector's losses (training).
+    """
     feats: Optional[Tuple[Tensor, ...]]
     feats_fb: Optional[Tuple[Tensor, ...]]
     det_results: Optional[List[InstanceData]]
     detections: Optional[List[Detections]]
     queries: Optional[Tensor]
     llm_box_tokens: Optional[List[Tensor]]
+    det_losses: dict = {}
 
 
 def sample_name(sample: DetDataSample, index: int) -> str:
@@ -79,14 +92,16 @@ class MRMLLM(BaseModel):
     """MR-MLLM: a detector and a multimodal LLM that reinforce each other.
 
     Perception forward: the detector's backbone + neck run once
-    (``Vf_p``); a no-grad, eval-mode head pass over these features gives the
-    detections used for box tokens and the prompt. Visual forward: the
-    vision encoder (``Vf_m``). :class:`SharedQueryFusion` fuses both into
-    ``Q_shared``, which goes (a) back to the detector through
-    :class:`PerceptionFeedback` before its head (detection loss /
-    predictions) and (b) through ``language_projection`` to the LLM as soft
-    tokens, followed by box tokens (:class:`PerceptionEncoder`) and the
-    perception prompt (:class:`PerceptionPromptGenerator`).
+    (``Vf_p``). Visual forward: the vision encoder (``Vf_m``).
+    :class:`SharedQueryFusion` fuses both into ``Q_shared``, which goes (a)
+    back to the detector through :class:`PerceptionFeedback` before its
+    head and (b) through ``language_projection`` to the LLM as soft tokens.
+    The head then runs once per image: the detection loss (training) or the
+    predictions (inference), and its decoded outputs (no-grad) are the
+    detections that become box tokens (:class:`PerceptionEncoder`) and the
+    perception prompt (:class:`PerceptionPromptGenerator`) after the soft
+    tokens. Box tokens into the fusion need detections before it: with
+    feedback that costs a second, no-grad head pass (see ``_perceive``).
 
     Losses: ``det.<detector loss>`` scaled by ``lambda_det`` over samples
     with ``has_det_ann=True`` and ``lm.loss_lm`` scaled by ``lambda_lm`` over
@@ -117,7 +132,9 @@ class MRMLLM(BaseModel):
             memory (Eq. 1).
         use_feedback (bool): Shared queries back into the detector.
         use_box_tokens (bool): Embedded detections as tokens.
-        box_token_targets (Sequence[str]): ``'fusion'`` and/or ``'llm'``.
+        box_token_targets (Sequence[str]): ``'llm'`` (default) and/or
+            ``'fusion'`` (the fusion memory; with feedback on this needs a
+            second, no-grad head pass before the fusion).
         use_perception_prompt (bool): Detections written into the prompt.
         detach_perception (bool): Stop the LM loss's gradient at the
             detector features.
@@ -159,7 +176,7 @@ class MRMLLM(BaseModel):
                  use_det_feats_in_fusion: bool = True,
                  use_feedback: bool = True,
                  use_box_tokens: bool = True,
-                 box_token_targets: Sequence[str] = ('fusion', 'llm'),
+                 box_token_targets: Sequence[str] = ('llm', ),
                  use_perception_prompt: bool = True,
                  detach_perception: bool = False,
                  detection_source: str = 'pred',
@@ -285,6 +302,8 @@ class MRMLLM(BaseModel):
             pg.setdefault('type', PerceptionPromptGenerator)
             self.prompt_generator = MODELS.build(pg)
         self._label_cache: Dict[tuple, Tensor] = {}
+        # set by PartTimer.attach (tools/analysis_tools/benchmark.py, ...)
+        self.part_timer = None
         self.load_report: Optional[dict] = None
         self.pretrained_report: Optional[dict] = None
         if pretrained_mllm is not None:
@@ -484,22 +503,75 @@ class MRMLLM(BaseModel):
 
     @torch.no_grad()
     def _detect(self, feats: Sequence[Tensor],
-                samples: Sequence[DetDataSample]) -> List[InstanceData]:
-        """The no-grad, eval-mode head pass over pre-feedback features
-        (training-mode DETR heads add denoising queries)."""
+                samples: Sequence[DetDataSample],
+                rescale: bool = True) -> List[InstanceData]:
+        """A no-grad, eval-mode head pass (training-mode DETR heads add
+        denoising queries)."""
         was_training = self.detector.training
         self.detector.train(False)
         try:
-            return self.det_adapter.predict_from_feats(
-                feats, list(samples), rescale=True)
+            with timed_part(self, 'detector.head', len(samples)):
+                return self.det_adapter.predict_from_feats(
+                    feats, list(samples), rescale=rescale)
         finally:
             self.detector.train(was_training)
 
+    def _det_pass(self, feats: Sequence[Tensor],
+                  samples: Sequence[DetDataSample], training: bool,
+                  want_results: bool, rescale: bool = True):
+        """The detector head's one pass over (possibly fed-back) features.
+
+        Training: the detection loss over the samples with annotated boxes
+        and, if ``want_results``, their detections decoded from the same
+        forward (no-grad copies, denoising queries excluded); samples
+        without annotated boxes take a no-grad, eval-mode pass. Inference:
+        the predictions. Each image goes through the head once.
+
+        Returns:
+            tuple[dict, list[InstanceData] | None]: Losses (empty in
+            inference) and per-image results in batch order.
+        """
+        if not training:
+            with timed_part(self, 'detector.head', len(samples)):
+                return {}, self.det_adapter.predict_from_feats(
+                    feats, list(samples), rescale=rescale)
+        idx = [i for i, s in enumerate(samples) if has_det_ann(s)]
+        rest = [i for i in range(len(samples)) if i not in set(idx)]
+
+        def subset(ids):
+            if len(ids) == len(samples):
+                return tuple(feats)
+            sel = torch.tensor(ids, device=feats[0].device)
+            return tuple(f.index_select(0, sel) for f in feats)
+
+        losses, results = {}, [None] * len(samples)
+        if idx:
+            sub = [samples[i] for i in idx]
+            with timed_part(self, 'detector.head', len(idx)):
+                if want_results:
+                    losses, res = self.det_adapter.\
+                        loss_and_predict_from_feats(subset(idx), sub,
+                                                    rescale=rescale)
+                    for i, r in zip(idx, res):
+                        results[i] = r
+                else:
+                    losses = self.det_adapter.loss_from_feats(
+                        subset(idx), sub)
+        if want_results and rest:
+            res = self._detect(subset(rest), [samples[i] for i in rest],
+                               rescale)
+            for i, r in zip(rest, res):
+                results[i] = r
+        return losses, results if want_results else None
+
     def _normalise(self, results: Sequence[InstanceData],
-                   samples: Sequence[DetDataSample]) -> List[Detections]:
+                   samples: Sequence[DetDataSample],
+                   rescaled: bool = True) -> List[Detections]:
+        """Boxes as fractions of the image they are expressed in."""
+        key = 'ori_shape' if rescaled else 'img_shape'
         out = []
         for r, s in zip(results, samples):
-            h, w = s.metainfo['ori_shape'][:2]
+            h, w = s.metainfo[key][:2]
             scale = r.bboxes.new_tensor([w, h, w, h])
             out.append(
                 Detections((r.bboxes / scale).clamp(0, 1), r.labels,
@@ -536,32 +608,79 @@ class MRMLLM(BaseModel):
         return out
 
     # ------------------------------------------------------------ trunk
-    def _perceive(self, inputs: dict, samples: Sequence[DetDataSample],
-                  training: bool) -> PerceptionState:
-        feats = feats_fb = det_results = detections = None
-        queries = llm_tokens = None
-        if self.detector is not None:
-            feats = tuple(self.det_adapter.extract(inputs['det']))
-        if self.mode == 'detector_only':
-            return PerceptionState(feats, feats, None, None, None, None)
-        need_dets = self.use_box_tokens or self.use_perception_prompt
-        if need_dets or (not training and not self.use_feedback
-                         and feats is not None):
-            det_results = self._detect(feats, samples)
-            detections = self._normalise(det_results, samples)
-            if training and self.gt_schedule is not None:
-                detections = self._gt_detections(samples, detections)
-        vis = self.vision_encoder(inputs['enc'])
-        fusion_tokens = fusion_mask = None
-        if self.use_box_tokens:
-            names = self._classes(samples)
-            out = self.perception_encoder(
+    def _detections(self, results: List[InstanceData],
+                    samples: Sequence[DetDataSample], training: bool,
+                    rescaled: bool) -> List[Detections]:
+        """Normalised detections for box tokens and the prompt (with the
+        scheduled ground truth in training)."""
+        detections = self._normalise(results, samples, rescaled)
+        if training and self.gt_schedule is not None:
+            detections = self._gt_detections(samples, detections)
+        return detections
+
+    def _box_tokens(self, detections: List[Detections],
+                    samples: Sequence[DetDataSample]) -> dict:
+        names = self._classes(samples)
+        with timed_part(self, 'perception_encoder', len(samples)):
+            return self.perception_encoder(
                 [d.boxes for d in detections], [d.labels for d in detections],
                 [d.scores for d in detections], self._label_embeds(names))
-            if 'fusion' in out:
-                fusion_tokens, fusion_mask = out['fusion']
-            if 'llm' in out:
-                llm_tokens = self.perception_encoder.split(*out['llm'])
+
+    def _perceive(self, inputs: dict, samples: Sequence[DetDataSample],
+                  training: bool, outputs: bool = True,
+                  rescale: bool = True) -> PerceptionState:
+        """One forward of the shared trunk.
+
+        Order: detector backbone + neck → vision encoder → fusion →
+        feedback → the detector head's single pass over the fed-back
+        features, whose decoded outputs give the detections for the LLM's
+        box tokens and prompt (and, in inference, the predictions). Box
+        tokens *into the fusion* need detections before the fusion: with
+        feedback on, that takes a no-grad pre-pass of the head over the
+        features before feedback (a second head pass, which only this
+        switch costs); without feedback the single pass simply moves first.
+
+        Args:
+            training (bool): Loss forward (detection losses, ground-truth
+                schedule) or inference.
+            outputs (bool): Run the head for the predictions even if
+                nothing else needs them (False for ``mode='tensor'``).
+            rescale (bool): Predictions in original-image pixels.
+        """
+        n = len(samples)
+        feats = feats_fb = results = detections = None
+        queries = llm_tokens = None
+        losses = {}
+        if self.detector is not None:
+            with timed_part(self, 'detector.extract', n):
+                feats = tuple(self.det_adapter.extract(inputs['det']))
+        if self.mode == 'detector_only':
+            if training or outputs:
+                losses, results = self._det_pass(
+                    feats, samples, training, not training, rescale)
+            return PerceptionState(feats, feats, results, None, None, None,
+                                   losses)
+        need_dets = self.use_box_tokens or self.use_perception_prompt
+        fusion_boxes = self.use_box_tokens and \
+            'fusion' in self.perception_encoder.targets
+        head_done = False
+        with timed_part(self, 'vision_encoder', n):
+            vis = self.vision_encoder(inputs['enc'])
+        fusion_tokens = fusion_mask = None
+        box_out = {}
+        if fusion_boxes:
+            if self.use_feedback:
+                pre = self._detect(feats, samples)
+                detections = self._detections(pre, samples, training, True)
+            else:
+                # nothing changes the features: the one pass goes first
+                losses, results = self._det_pass(feats, samples, training,
+                                                 True, rescale)
+                head_done = True
+                detections = self._detections(results, samples, training,
+                                              rescale or training)
+            box_out = self._box_tokens(detections, samples)
+            fusion_tokens, fusion_mask = box_out['fusion']
         fusion_kwargs = {}
         if self.use_det_feats_in_fusion:
             p_feats = feats
@@ -572,18 +691,33 @@ class MRMLLM(BaseModel):
                 valid_hw=[tuple(s.metainfo['img_shape'][:2])
                           for s in samples],
                 pad_hw=tuple(inputs['det'].shape[-2:]))
-        queries = self.fusion(
-            vis.tokens,
-            vis.num_prefix,
-            vis.grid,
-            perception_tokens=fusion_tokens,
-            perception_mask=fusion_mask,
-            **fusion_kwargs)
+        with timed_part(self, 'fusion', n):
+            queries = self.fusion(
+                vis.tokens,
+                vis.num_prefix,
+                vis.grid,
+                perception_tokens=fusion_tokens,
+                perception_mask=fusion_mask,
+                **fusion_kwargs)
         feats_fb = feats
         if self.use_feedback:
-            feats_fb = self.feedback(feats, queries)
-        return PerceptionState(feats, feats_fb, det_results, detections,
-                               queries, llm_tokens)
+            with timed_part(self, 'feedback', n):
+                feats_fb = self.feedback(feats, queries)
+        if feats is not None and not head_done and (
+                training or outputs or need_dets):
+            want = (need_dets and detections is None) or not training
+            losses, results = self._det_pass(feats_fb, samples, training,
+                                             want, rescale)
+            if need_dets and detections is None:
+                detections = self._detections(results, samples, training,
+                                              rescale or training)
+        if self.use_box_tokens:
+            if not box_out:
+                box_out = self._box_tokens(detections, samples)
+            if 'llm' in box_out:
+                llm_tokens = self.perception_encoder.split(*box_out['llm'])
+        return PerceptionState(feats, feats_fb, results, detections,
+                               queries, llm_tokens, losses)
 
     def _lm_sequences(self, state: PerceptionState,
                       samples: Sequence[DetDataSample], training: bool):
@@ -635,7 +769,8 @@ class MRMLLM(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            state = self._perceive(inputs, data_samples or [], False)
+            state = self._perceive(inputs, data_samples or [], False,
+                                   outputs=False)
             return state.feats if self.mode == 'detector_only' \
                 else state.queries
         raise ValueError(f'unknown mode {mode!r}')
@@ -663,23 +798,15 @@ class MRMLLM(BaseModel):
         """
         self._validate(data_samples)
         state = self._perceive(inputs, data_samples, True)
-        losses = {}
-        if self.detector is not None:
-            idx = [i for i, s in enumerate(data_samples) if has_det_ann(s)]
-            if idx:
-                feats = state.feats_fb
-                if len(idx) < len(data_samples):
-                    sel = torch.tensor(idx, device=feats[0].device)
-                    feats = tuple(f.index_select(0, sel) for f in feats)
-                det = self.det_adapter.loss_from_feats(
-                    feats, [data_samples[i] for i in idx])
-                losses.update(self._scaled(det, 'det', self.lambda_det))
+        losses = self._scaled(state.det_losses, 'det', self.lambda_det)
         if self.llm is not None:
-            visual, prompts, _ = self._lm_sequences(state, data_samples,
-                                                    True)
+            with timed_part(self, 'prompts', len(data_samples)):
+                visual, prompts, _ = self._lm_sequences(
+                    state, data_samples, True)
             # called even without questions: distributed, it sums the
             # answer-token count over ranks (every rank must take part)
-            lm = self.llm.loss(visual, prompts)
+            with timed_part(self, 'llm', len(prompts)):
+                lm = self.llm.loss(visual, prompts)
             if 'loss' in lm:
                 losses['lm.loss_lm'] = lm['loss'] * self.lambda_lm
         if not losses:
@@ -704,20 +831,18 @@ class MRMLLM(BaseModel):
             list[DetDataSample]: With ``pred_instances`` (if a detector)
             and ``pred_answers`` (one per question, if an LLM).
         """
-        state = self._perceive(inputs, data_samples, False)
+        state = self._perceive(inputs, data_samples, False,
+                               rescale=rescale)
         if self.detector is not None:
-            if state.det_results is not None and not self.use_feedback \
-                    and rescale:
-                results = state.det_results
-            else:
-                results = self.det_adapter.predict_from_feats(
-                    state.feats_fb, data_samples, rescale=rescale)
-            for s, r in zip(data_samples, results):
+            for s, r in zip(data_samples, state.det_results):
                 s.pred_instances = r
         if self.llm is not None:
-            visual, prompts, owners = self._lm_sequences(
-                state, data_samples, False)
-            answers = self.llm.generate(visual, prompts, **generation_kwargs)
+            with timed_part(self, 'prompts', len(data_samples)):
+                visual, prompts, owners = self._lm_sequences(
+                    state, data_samples, False)
+            with timed_part(self, 'llm', len(prompts)):
+                answers = self.llm.generate(visual, prompts,
+                                            **generation_kwargs)
             per_image: Dict[int, List[str]] = {}
             for i, a in zip(owners, answers):
                 per_image.setdefault(i, []).append(a)

@@ -9,6 +9,7 @@ from tiny_models import make_sample, make_tokenizer, mrmllm_cfg, preprocess
 
 from mmmrmllm.models import build_detector_adapter
 from mmmrmllm.registry import MODELS
+from mmmrmllm.utils.part_timer import PartTimer
 
 DETECTORS = ['dino', 'deformable_detr', 'faster_rcnn', 'retinanet', 'fcos',
              'rtmdet_tiny']
@@ -111,14 +112,15 @@ def test_zero_gate_equals_detector_alone(name, tok):
     samples = [make_sample(0), make_sample(1)]
     data = preprocess(model, samples)
     adapter = model.det_adapter
-    head_loss = adapter.loss_from_feats
+    head_loss = adapter.loss_and_predict_from_feats
 
-    def reseeded(feats, s):
-        torch.manual_seed(123)
-        return head_loss(feats, s)
+    def reseeded(feats, s, rescale=True):
+        torch.manual_seed(123)  # DINO draws its denoising queries
+        return head_loss(feats, s, rescale)
 
-    adapter.loss_from_feats = reseeded
+    adapter.loss_and_predict_from_feats = reseeded
     joint = model(**copy.deepcopy(data), mode='loss')
+    del adapter.loss_and_predict_from_feats
     torch.manual_seed(123)
     alone = model.detector.loss(data['inputs']['det'],
                                 copy.deepcopy(data['data_samples']))
@@ -143,3 +145,83 @@ def test_zero_gate_equals_detector_alone(name, tok):
         torch.testing.assert_close(a.pred_instances.scores,
                                    b.pred_instances.scores, atol=1e-6,
                                    rtol=0)
+
+
+@pytest.mark.parametrize('name', DETECTORS)
+def test_loss_and_predict_is_one_pass(name, tok):
+    """The training forward's own outputs, decoded, are the detections:
+    the same losses as ``loss_from_feats`` and the same boxes as an
+    eval-mode ``predict_from_feats`` on the same features."""
+    torch.manual_seed(0)
+    model = MODELS.build(mrmllm_cfg(name, tok))
+    model.train()
+    for m in model.modules():
+        # Deformable DETR's dropout: training outputs carry its noise
+        if isinstance(m, (torch.nn.Dropout, torch.nn.MultiheadAttention)):
+            m.eval()
+    samples = [make_sample(0), make_sample(1)]
+    data = preprocess(model, samples)
+    adapter = model.det_adapter
+    with torch.no_grad():
+        feats = adapter.extract(data['inputs']['det'])
+    torch.manual_seed(1)
+    losses, results = adapter.loss_and_predict_from_feats(
+        feats, copy.deepcopy(data['data_samples']))
+    torch.manual_seed(1)
+    ref_losses = adapter.loss_from_feats(feats,
+                                         copy.deepcopy(data['data_samples']))
+    assert set(losses) == set(ref_losses)
+    for key, val in ref_losses.items():
+        torch.testing.assert_close(losses[key], val)
+    assert len(results) == 2
+    assert all(not r.bboxes.requires_grad for r in results)
+    ref = model._detect(feats, data['data_samples'])
+    if name == 'rtmdet_tiny':
+        # BatchNorm in the head: training-mode statistics differ from the
+        # eval pass, so only the form is compared
+        assert [r.bboxes.shape[1] for r in results] == [4, 4]
+        return
+    for got, want in zip(results, ref):
+        torch.testing.assert_close(got.bboxes, want.bboxes)
+        torch.testing.assert_close(got.scores, want.scores)
+        assert torch.equal(got.labels, want.labels)
+
+
+def count_calls(module):
+    calls = []
+    module.register_forward_hook(lambda *a: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize('targets,passes', [(('llm', ), 1),
+                                            (('fusion', 'llm'), 2)])
+def test_head_runs_once_per_step(targets, passes, tok):
+    torch.manual_seed(0)
+    model = MODELS.build(mrmllm_cfg('dino', tok,
+                                    box_token_targets=targets))
+    decoder = count_calls(model.detector.decoder)
+    samples = [make_sample(0), make_sample(1)]
+    model.train()
+    losses = model(**preprocess(model, samples), mode='loss')
+    assert 'lm.loss_lm' in losses and 'det.loss_cls' in losses
+    assert len(decoder) == passes
+    decoder.clear()
+    model.eval()
+    timer = PartTimer(cuda_sync=False)
+    with torch.no_grad(), timer.attach(model):
+        model(**preprocess(model, samples, training=False), mode='predict')
+    assert len(decoder) == passes
+    assert model.part_timer is None  # detached after the block
+    # the model's own account: backbone once, the head ``passes`` times
+    assert timer.images['detector.extract'] == 2
+    assert timer.images['detector.head'] == 2 * passes
+    assert {'vision_encoder', 'fusion', 'feedback', 'llm'} <= set(
+        timer.seconds)
+    assert all(t >= 0 for t in timer.seconds.values())
+    # without feedback nothing changes the features: one pass either way
+    model = MODELS.build(mrmllm_cfg('dino', tok, box_token_targets=targets,
+                                    use_feedback=False))
+    decoder = count_calls(model.detector.decoder)
+    model.train()
+    model(**preprocess(model, samples), mode='loss')
+    assert len(decoder) == 1

@@ -34,20 +34,20 @@ def run_loss(model, samples):
 def test_loss_keys_and_exclusions(model):
     calls = []
     adapter = model.det_adapter
-    orig = type(adapter).loss_from_feats
+    orig = type(adapter).loss_and_predict_from_feats
 
-    def spy(feats, samples):
+    def spy(feats, samples, rescale=True):
         calls.append(([f.shape[0] for f in feats],
                       [s.img_id for s in samples]))
-        return orig(adapter, feats, samples)
+        return orig(adapter, feats, samples, rescale)
 
-    adapter.loss_from_feats = spy
+    adapter.loss_and_predict_from_feats = spy
     try:
         samples = [make_sample(0), make_sample(1, boxes=False),
                    make_sample(2, questions=False)]
         losses = run_loss(model, samples)
     finally:
-        del adapter.loss_from_feats
+        del adapter.loss_and_predict_from_feats
     assert calls == [([2] * len(calls[0][0]), [0, 2])]
     assert set(losses) >= {'det.loss_cls', 'det.loss_bbox', 'lm.loss_lm'}
     assert all(k.startswith(('det.', 'lm.')) for k in losses)

@@ -314,10 +314,12 @@ def test_infer_writes_answers_and_picture(workspace, trained):
     # the timing split, and perception once for the image however many
     # questions
     assert 'timing for 1 image(s) x 2 question(s)' in res.stdout
-    for part in ('detector backbone+neck', 'llm generate', 'vision_encoder'):
+    for part in ('detector.extract', 'detector.head', 'llm',
+                 'vision_encoder'):
         assert re.search(rf'{re.escape(part)}\s+[\d.]+ s', res.stdout), part
-    assert 'detector backbone ran 1 time(s) on 1 image(s) for 1 image(s)' \
-        in res.stdout, res.stdout[-2000:]
+    for part in ('detector.extract', 'detector.head'):
+        assert f'{part} ran 1 time(s) on 1 image(s) for 1 image(s)' \
+            in res.stdout, res.stdout[-2000:]
 
 
 def test_test_tool_dumps_predictions_and_prints_metrics(workspace, trained):

@@ -4,11 +4,16 @@ mmdet detectors' ``loss``/``predict`` take *images* and call
 ``extract_feat`` inside. Every family's body then only calls public head
 methods, so one adapter per mmdet base class mirrors those bodies on
 features that the joint model may have changed (PerceptionFeedback). The
-backbone therefore runs once per image.
+backbone therefore runs once per image, and so does the head:
+``loss_and_predict_from_feats`` decodes the training forward's own outputs
+(no-grad copies; DETR denoising queries excluded) instead of running the
+head a second time for the detections the LLM reads.
 """
+import contextlib
 import copy
-from typing import Dict, List, Sequence, Tuple, Type
+from typing import Any, Dict, List, Sequence, Tuple, Type
 
+import torch
 from mmdet.models.detectors import (
     DetectionTransformer,
     SingleStageDetector,
@@ -31,6 +36,39 @@ def _register_adapter(base: type):
         return MODELS.register_module()(cls)
 
     return wrap
+
+
+def _detach(obj: Any) -> Any:
+    """``obj`` with every tensor detached (nested lists / tuples)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach()
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_detach(o) for o in obj)
+    return obj
+
+
+@contextlib.contextmanager
+def capture_forward(module: nn.Module):
+    """Record the outputs of ``module``'s forward calls inside the block.
+
+    mmdet's head ``loss`` methods call ``self(...)`` once and turn its
+    outputs into losses; capturing them lets the adapters decode the same
+    outputs instead of calling the head again.
+
+    Yields:
+        list: The outputs, in call order.
+    """
+    outs = []
+    handle = module.register_forward_hook(
+        lambda mod, args, out: outs.append(out))
+    try:
+        yield outs
+    finally:
+        handle.remove()
+
+
+def _metas(samples: SampleList) -> List[dict]:
+    return [s.metainfo for s in samples]
 
 
 class BaseDetectorAdapter:
@@ -90,6 +128,28 @@ class BaseDetectorAdapter:
         """
         raise NotImplementedError
 
+    def loss_and_predict_from_feats(
+            self,
+            feats: Sequence[Tensor],
+            samples: SampleList,
+            rescale: bool = True) -> Tuple[dict, List[InstanceData]]:
+        """The training forward's losses and its own outputs decoded.
+
+        One head pass: the losses are exactly :meth:`loss_from_feats`'s;
+        the detections come from no-grad copies of the same head outputs,
+        decoded with the head's ``test_cfg`` (as ``predict`` would).
+
+        Args:
+            feats (Sequence[Tensor]): Levels, each (B, C, Hl, Wl).
+            samples (list[DetDataSample]): With ``gt_instances``.
+            rescale (bool): Rescale boxes to the original image.
+
+        Returns:
+            tuple[dict, list[InstanceData]]: Losses and per-image results
+            (``bboxes``, ``labels``, ``scores``, no gradient).
+        """
+        raise NotImplementedError
+
 
 @_register_adapter(SingleStageDetector)
 class SingleStageAdapter(BaseDetectorAdapter):
@@ -101,6 +161,16 @@ class SingleStageAdapter(BaseDetectorAdapter):
     def predict_from_feats(self, feats, samples, rescale=True):
         return self.detector.bbox_head.predict(
             tuple(feats), samples, rescale=rescale)
+
+    def loss_and_predict_from_feats(self, feats, samples, rescale=True):
+        head = self.detector.bbox_head
+        with capture_forward(head) as outs:
+            losses = head.loss(tuple(feats), samples)
+        with torch.no_grad():
+            results = head.predict_by_feat(
+                *_detach(outs[-1]), batch_img_metas=_metas(samples),
+                rescale=rescale)
+        return losses, results
 
 
 @_register_adapter(TwoStageDetector)
@@ -136,6 +206,27 @@ class TwoStageAdapter(BaseDetectorAdapter):
         losses.update(det.roi_head.loss(feats, proposals, samples))
         return losses
 
+    def loss_and_predict_from_feats(self, feats, samples, rescale=True):
+        """The RPN and the backbone run once; the R-CNN head runs a second,
+        no-grad time: in training it sees sampled proposals (and the ground
+        truth), not the ranked ones its predictions come from."""
+        det = self.detector
+        if not det.with_rpn:
+            losses = self.loss_from_feats(feats, samples)
+            with torch.no_grad():
+                return losses, self.predict_from_feats(
+                    _detach(feats), samples, rescale)
+        feats = tuple(feats)
+        with capture_forward(det.rpn_head) as rpn_outs:
+            losses = self.loss_from_feats(feats, samples)
+        with torch.no_grad():
+            proposals = det.rpn_head.predict_by_feat(
+                *_detach(rpn_outs[-1]), batch_img_metas=_metas(samples),
+                rescale=False)
+            results = det.roi_head.predict(
+                _detach(feats), proposals, samples, rescale=rescale)
+        return losses, results
+
     def predict_from_feats(self, feats, samples, rescale=True):
         det = self.detector
         feats = tuple(feats)
@@ -154,6 +245,25 @@ class DETRAdapter(BaseDetectorAdapter):
         det = self.detector
         head_inputs = det.forward_transformer(tuple(feats), samples)
         return det.bbox_head.loss(**head_inputs, batch_data_samples=samples)
+
+    def loss_and_predict_from_feats(self, feats, samples, rescale=True):
+        det = self.detector
+        head_inputs = det.forward_transformer(tuple(feats), samples)
+        with capture_forward(det.bbox_head) as outs:
+            losses = det.bbox_head.loss(
+                **head_inputs, batch_data_samples=samples)
+        cls_scores, bbox_preds = _detach(outs[-1])[:2]
+        dn_meta = head_inputs.get('dn_meta')
+        if dn_meta:
+            # denoising queries (DINO, DN-DETR) come first: drop them
+            num_dn = dn_meta['num_denoising_queries']
+            cls_scores = cls_scores[:, :, num_dn:]
+            bbox_preds = bbox_preds[:, :, num_dn:]
+        with torch.no_grad():
+            results = det.bbox_head.predict_by_feat(
+                cls_scores, bbox_preds, batch_img_metas=_metas(samples),
+                rescale=rescale)
+        return losses, results
 
     def predict_from_feats(self, feats, samples, rescale=True):
         det = self.detector

@@ -63,12 +63,20 @@ class PerceptionFeedback(BaseModule):
             raise ValueError(f'{len(feats)} neck levels, but PerceptionFeed'
                              f'back was built for {self.level_embed.shape[0]}'
                              ' (num_levels)')
-        out = []
-        for lvl, x in enumerate(feats):
+        # every level's pixels in one sequence: one attention call (the
+        # pixels attend to the queries independently, so this equals one
+        # call per level, with a fraction of the overhead)
+        seqs = [
+            self.norm(x.flatten(2).transpose(1, 2)) + self.level_embed[lvl]
+            for lvl, x in enumerate(feats)
+        ]
+        delta, _ = self.attn(torch.cat(seqs, dim=1), queries, queries,
+                             need_weights=False)
+        delta = self.gate * delta
+        out, start = [], 0
+        for x in feats:
             b, c, h, w = x.shape
-            seq = x.flatten(2).transpose(1, 2)
-            q = self.norm(seq) + self.level_embed[lvl]
-            delta, _ = self.attn(q, queries, queries, need_weights=False)
-            delta = (self.gate * delta).transpose(1, 2).reshape(b, c, h, w)
-            out.append(x + delta)
+            d = delta[:, start:start + h * w].transpose(1, 2)
+            start += h * w
+            out.append(x + d.reshape(b, c, h, w))
         return tuple(out)
