@@ -9,6 +9,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 
 setup:
 	@bash tools/setup_env.sh
+	@bash tools/setup_browser.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -26,6 +26,7 @@ from mmengine.registry import init_default_scope
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmmrmllm.apis import infer_pipeline  # noqa: E402
 from mmmrmllm.registry import MODELS, VISUALIZERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import load_matching_checkpoint  # noqa: E402
@@ -50,21 +51,6 @@ def parse_args():
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config (xxx=yyy)')
     return parser.parse_args()
-
-
-def infer_pipeline(cfg: Config) -> list:
-    """The test pipeline without annotation loading."""
-    dataset = cfg.test_dataloader.dataset
-    while 'pipeline' not in dataset and 'dataset' in dataset:
-        dataset = dataset.dataset
-    pipeline = cfg.get('infer_pipeline', None) or dataset.pipeline
-    steps = []
-    for step in pipeline:
-        name = step['type'] if isinstance(step['type'], str) else \
-            step['type'].__name__
-        if 'LoadAnnotations' not in name:
-            steps.append(step)
-    return steps
 
 
 def main():

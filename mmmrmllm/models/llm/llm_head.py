@@ -389,6 +389,14 @@ class LLMHead(BaseModule):
                 ignore_index=-100)
         return out
 
+    def describe_prompt(self, prompt: EncodedPrompt, num_visual: int) -> str:
+        """A sequence as text, its visual (soft + box) tokens marked: what
+        the LLM received."""
+        dec = self.tokenizer.decode
+        return (dec(prompt.prefix, skip_special_tokens=True) +
+                f'<{num_visual} visual tokens>' +
+                dec(prompt.suffix, skip_special_tokens=True))
+
     @torch.no_grad()
     def generate(self, visual: Sequence[Tensor],
                  prompts: Sequence[EncodedPrompt], **kwargs) -> List[str]:
