@@ -6,3 +6,8 @@ with read_base():
     from ..mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403
 
 model.update(mode='detector_only')  # noqa: F405
+
+# no LLM: the box metrics only (the VQA metric needs answers)
+val_evaluator.metrics = val_evaluator.metrics[:2]  # noqa: F405
+corner_evaluator.metrics = corner_evaluator.metrics[:2]  # noqa: F405
+test_evaluator = val_evaluator  # noqa: F405

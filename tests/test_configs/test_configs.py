@@ -86,6 +86,12 @@ def test_tiny_family_builds_with_its_switch(rel, check, hf_llm):
     # real tensors: the LLM loads its weights from the directory
     model = MODELS.build(model_cfg)
     assert check(model)
+    # the per-part gradient clipping accepts the parts this row switched
+    # off (a baseline without an LLM, an ablation without feedback)
+    from mmengine.optim import build_optim_wrapper
+    cfg = cfg_of(rel)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    wrapper.bind_model(model)
 
 
 def test_main_job_configs_chain_the_stages():

@@ -178,6 +178,19 @@ def test_unknown_part_names_the_children(constructor):
                               data_samples=torch.randn(2)), optim_wrapper)
 
 
+def test_switched_off_part_is_ignored():
+    """A part the model has switched off (an attribute set to None, like
+    MRMLLM.feedback in an ablation) is not a typo: ignored."""
+    cfg = _cfg(dict(big=dict(max_norm=1.0), feedback=dict(max_norm=1.0)))
+    model = TwoPartModel()
+    model.feedback = None
+    optim_wrapper = build_optim_wrapper(model, cfg)
+    model.train_step(dict(inputs=torch.randn(2, 4),
+                          data_samples=torch.randn(2)), optim_wrapper)
+    hub = MessageHub.get_current_instance()
+    assert hub.get_scalar('train/grad_norm.big').current() > 0
+
+
 def test_part_without_max_norm_raises():
     with pytest.raises(ValueError, match='max_norm'):
         build_optim_wrapper(TwoPartModel(), _cfg(dict(big=dict())))

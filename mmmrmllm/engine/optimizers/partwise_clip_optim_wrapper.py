@@ -4,6 +4,7 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
+from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
 from mmengine.optim import (
     AmpOptimWrapper,
@@ -81,8 +82,17 @@ class PartwiseClipMixin:
         named = list(model.named_parameters())
         prefixes = sorted((p for p in self.part_cfgs if p is not None),
                           key=len, reverse=True)
-        for part in prefixes:
+        for part in list(prefixes):
             if not any(_matches(name, part) for name, _ in named):
+                top = part.split('.')[0]
+                if hasattr(model, top) and getattr(model, top) is None:
+                    # a part the model has switched off (e.g. feedback in
+                    # an ablation, the LLM of a detector-only baseline)
+                    MMLogger.get_current_instance().info(
+                        f'clip_grad part {part!r}: {top} is off in this '
+                        'model; ignored')
+                    prefixes.remove(part)
+                    continue
                 children = [
                     name for name, child in model.named_children()
                     if any(True for _ in child.parameters())]
