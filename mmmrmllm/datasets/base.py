@@ -139,7 +139,7 @@ class DropCountMixin:
             detail = ', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))
             print_log(
                 f'{type(self).__name__} ({self._source_name}) dropped '
-                f'{detail}; {len(self.data_list)} samples remain.',
+                f'{detail}; {len(self)} samples remain.',
                 logger='current',
                 level=logging.WARNING)
         return counts

@@ -269,9 +269,9 @@ class MRMLLM(BaseModel):
             fusion.setdefault('type', 'SharedQueryFusion')
             fusion.setdefault('vision_dims', self.vision_encoder.embed_dims)
             if self.use_det_feats_in_fusion:
-                fusion.setdefault('perception_dims',
-                                  self._need(neck_ch, 'fusion',
-                                             'perception_dims'))
+                if fusion.get('perception_dims') is None:
+                    fusion['perception_dims'] = self._need(
+                        neck_ch, 'fusion', 'perception_dims')
             else:
                 fusion['perception_dims'] = None
             self.fusion = MODELS.build(fusion)
@@ -284,8 +284,9 @@ class MRMLLM(BaseModel):
         if self.use_feedback:
             fb = dict(feedback or {})
             fb.setdefault('type', PerceptionFeedback)
-            fb.setdefault('in_channels',
-                          self._need(neck_ch, 'feedback', 'in_channels'))
+            if fb.get('in_channels') is None:
+                fb['in_channels'] = self._need(neck_ch, 'feedback',
+                                               'in_channels')
             fb.setdefault('query_dims', self.fusion.hidden_size)
             self.feedback = MODELS.build(fb)
         if self.use_box_tokens:

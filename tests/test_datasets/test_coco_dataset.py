@@ -129,6 +129,29 @@ def test_invalid_box_refused_or_counted(tmp_path, ann, reason):
     assert len(ds.get_data_info(0)['instances']) == 1
 
 
+def test_drop_report_counts_the_samples_that_remain(tmp_path, caplog):
+    """After serialisation data_list is empty: the report must count the
+    samples, not the list (it said "0 samples remain")."""
+    write_coco(tmp_path, anns=[
+        dict(id=1, image_id=1, category_id=2, bbox=[2, 2, 10, 10],
+             area=100, iscrowd=0),
+        dict(id=2, image_id=1, category_id=1, bbox=[2, 2, 0, 10], area=0,
+             iscrowd=0)
+    ])
+    ds = build(tmp_path, 'ann.json', skip_invalid=True)
+    assert ds.data_list == [] and len(ds) >= 1  # serialised
+    from mmengine.logging import MMLogger
+    logs = []
+    handler = __import__('logging').Handler()
+    handler.emit = lambda record: logs.append(record.getMessage())
+    MMLogger.get_current_instance().addHandler(handler)
+    try:
+        ds.report_drops()
+    finally:
+        MMLogger.get_current_instance().removeHandler(handler)
+    assert any(f'{len(ds)} samples remain' in m for m in logs), logs
+
+
 def test_category_not_in_classes_is_counted(tmp_path):
     write_coco(tmp_path, categories=[
         dict(id=1, name='square'), dict(id=2, name='circle'),

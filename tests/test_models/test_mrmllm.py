@@ -244,3 +244,22 @@ def test_gt_perception_schedule(tok):
     with pytest.raises(ValueError, match='gt_perception'):
         MODELS.build(mrmllm_cfg('retinanet', tok, detection_source='gt',
                                 gt_perception=dict()))
+
+
+def test_explicit_widths_for_a_neck_without_one(tok, monkeypatch):
+    """A neck whose config has no single ``out_channels`` (CenterNet's,
+    YOLOv3's): the widths given in the config are used, and only their
+    absence is an error (the check ran even when they were set)."""
+    import mmmrmllm.models.mrmllm as mrmllm_module
+    monkeypatch.setattr(mrmllm_module, '_neck_channels', lambda cfg: None)
+    with pytest.raises(ValueError, match='set fusion.perception_dims'):
+        MODELS.build(mrmllm_cfg('retinanet', tok))
+    cfg = mrmllm_cfg('retinanet', tok)
+    cfg['fusion'] = dict(cfg['fusion'], perception_dims=256)
+    with pytest.raises(ValueError, match='set feedback.in_channels'):
+        MODELS.build(cfg)
+    cfg['feedback'] = dict(cfg['feedback'], in_channels=256)
+    model = MODELS.build(cfg)
+    assert model.feedback.norm.normalized_shape == (256, )
+    losses = run_loss(model, [make_sample(0)])
+    assert 'lm.loss_lm' in losses and 'det.loss_cls' in losses
