@@ -231,3 +231,22 @@ def test_api_through_gradio_client(server, workspace):
     # the slider redraws from the same perception (the session's state)
     picture, status = client.predict(1.0, api_name='/threshold')
     assert status == '0 object(s) above score 1.00.' and osp.isfile(picture)
+
+
+def test_example_images_generated_without_data(tmp_path, monkeypatch):
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import webui
+    monkeypatch.chdir(tmp_path)  # no data/cornershapes here
+    paths = webui.example_images(num=2)
+    assert len(paths) == 2
+    import mmcv
+    for p in paths:
+        img = mmcv.imread(p)
+        assert img.shape == (128, 128, 3) and img.std() > 0
+    # with the data folder: its val images
+    folder = tmp_path / 'data' / 'cornershapes' / 'images' / 'val'
+    folder.mkdir(parents=True)
+    for p in paths:
+        shutil.copy(p, folder)
+    assert [osp.basename(p) for p in webui.example_images(num=1)] == [
+        'example_0.png']
