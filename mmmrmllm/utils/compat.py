@@ -12,6 +12,11 @@ without it (``tests/test_utils/test_compat.py``).
    (``getattr(HistoryBuffer, 'min')``), which no safe loader may accept; we
    stop pickling them -- they are re-registered at import time anyway (by
    ``HistoryBuffer`` itself and by any ``register_statistics`` decorator).
+   Checkpoints named by URL (``http(s)://``, and ``torchvision://`` /
+   ``open-mmlab://`` / ``mmcls://``, which resolve to URLs) went through
+   ``torch.hub.load_state_dict_from_url`` with ``weights_only=False``: a
+   malicious pickle in the download cache ran its code. They are now
+   downloaded to the same cache and read with the same safe loader.
 2. Distributed on CPU: the ``pytorch`` launcher calls
    ``torch.cuda.set_device`` and the default DDP wrapper passes
    ``device_ids``, so ``torchrun`` cannot start on a machine without a GPU.
@@ -71,6 +76,36 @@ def load_checkpoint_file(filename: str, map_location=None,
             f'\n{err}') from None
 
 
+def load_checkpoint_url(filename: str, map_location=None, model_dir=None,
+                        progress: bool = False):
+    """Download a checkpoint URL (rank 0 first; kept in torch's hub cache,
+    ``$TORCH_HOME/hub/checkpoints``) and load it with
+    :func:`load_checkpoint_file`: never with ``weights_only=False``."""
+    from urllib.parse import urlparse
+
+    from mmengine.dist import barrier, get_dist_info
+    from torch.hub import download_url_to_file, get_dir
+    model_dir = model_dir or os.path.join(get_dir(), 'checkpoints')
+    name = os.path.basename(urlparse(filename).path)
+    if not name:
+        raise ValueError(f'checkpoint URL {filename!r} names no file')
+    cached = os.path.join(model_dir, name)
+    rank, world_size = get_dist_info()
+
+    def fetch():
+        if not os.path.isfile(cached):
+            os.makedirs(model_dir, exist_ok=True)
+            download_url_to_file(filename, cached, progress=progress)
+
+    if rank == 0:
+        fetch()
+    if world_size > 1:
+        barrier()
+        if rank > 0:  # another node's cache
+            fetch()
+    return load_checkpoint_file(cached, map_location=map_location)
+
+
 def _history_buffer_getstate(self) -> dict:
     state = dict(self.__dict__)
     state.pop('statistics_methods', None)
@@ -86,6 +121,11 @@ def apply_compat() -> None:
     HistoryBuffer.__getstate__ = _history_buffer_getstate
     CheckpointLoader.register_scheme(
         prefixes='', force=True)(load_checkpoint_file)
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), force=True)(load_checkpoint_url)
+    # torchvision:// , open-mmlab:// and mmcls:// call it by module name
+    import mmengine.runner.checkpoint as mm_checkpoint
+    mm_checkpoint.load_from_http = load_checkpoint_url
     _applied = True
 
 

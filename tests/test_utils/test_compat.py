@@ -125,3 +125,67 @@ def test_two_cpu_processes_match_one_process(tmp_path):
         torch.testing.assert_close(ddp[key], single[key], atol=1e-6,
                                    rtol=1e-6)
     assert ddp.keys() == single.keys()
+
+
+class _Evil:
+    """Unpickling this creates a folder: code run from a checkpoint."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.makedirs, (self.marker, ))
+
+
+@pytest.fixture
+def evil_cache(tmp_path, monkeypatch):
+    """A malicious pickle in torch's download cache under the names that a
+    URL, ``open-mmlab://`` and a detector checkpoint URL resolve to."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    cache = tmp_path / 'torch' / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    marker = tmp_path / 'pwned'
+    for name in ('evil.pth', 'resnet50_v1c-2cccc1ad.pth'):
+        torch.save(dict(state_dict={'w': torch.zeros(1)},
+                        meta=_Evil(str(marker))), cache / name)
+    return marker
+
+
+def test_url_checkpoints_never_run_code(evil_cache):
+    from mmengine.runner.checkpoint import (
+        CheckpointLoader,
+        get_external_models,
+    )
+
+    import mmmrmllm  # noqa: F401 - applies the fixes
+    assert get_external_models()['resnet50_v1c'].endswith(
+        'resnet50_v1c-2cccc1ad.pth')
+    for url in ('http://example.invalid/evil.pth',
+                'https://example.invalid/models/evil.pth?x=1',
+                'open-mmlab://resnet50_v1c'):
+        with pytest.raises(RuntimeError, match='cannot load checkpoint'):
+            CheckpointLoader.load_checkpoint(url, map_location='cpu')
+        assert not evil_cache.exists(), f'{url} ran code'
+
+
+def test_url_checkpoint_in_the_model_and_runner_paths(evil_cache):
+    from mmengine.runner import load_checkpoint
+
+    import mmmrmllm  # noqa: F401
+    with pytest.raises(RuntimeError, match='cannot load checkpoint'):
+        load_checkpoint(torch.nn.Linear(1, 1),
+                        'https://example.invalid/evil.pth')
+    from mmmrmllm.models import MRMLLM
+    with pytest.raises(RuntimeError, match='cannot load checkpoint'):
+        MRMLLM._load_detector(
+            type('M', (), dict(detector=torch.nn.Linear(1, 1),
+                               _sources={}))(),
+            'http://example.invalid/evil.pth')
+    assert not evil_cache.exists()
+    # a safe checkpoint by URL still loads (from the cache, offline)
+    cache = evil_cache.parent / 'torch' / 'hub' / 'checkpoints'
+    torch.save(dict(state_dict={'weight': torch.ones(1, 1),
+                                'bias': torch.zeros(1)}), cache / 'ok.pth')
+    lin = torch.nn.Linear(1, 1)
+    load_checkpoint(lin, 'https://example.invalid/ok.pth')
+    assert lin.weight.item() == 1.0
