@@ -17,6 +17,12 @@ without it (``tests/test_utils/test_compat.py``).
    ``torch.hub.load_state_dict_from_url`` with ``weights_only=False``: a
    malicious pickle in the download cache ran its code. They are now
    downloaded to the same cache and read with the same safe loader.
+   Checkpoints were written in place, and ``CheckpointHook`` deleted the
+   oldest kept checkpoint *before* writing the new one: a kill during a save
+   left a truncated file under the final name and, with
+   ``max_keep_ckpts=1``, no complete checkpoint at all. Local checkpoints
+   are now written to ``<name>.part`` and renamed when complete, and old
+   ones are deleted after the new one exists.
 2. Distributed on CPU: the ``pytorch`` launcher calls
    ``torch.cuda.set_device`` and the default DDP wrapper passes
    ``device_ids``, so ``torchrun`` cannot start on a machine without a GPU.
@@ -106,6 +112,55 @@ def load_checkpoint_url(filename: str, map_location=None, model_dir=None,
     return load_checkpoint_file(cached, map_location=map_location)
 
 
+def _atomic_save_checkpoint(checkpoint, filename, file_client_args=None,
+                            backend_args=None):
+    """MMEngine's ``save_checkpoint``; a local file is written next to its
+    final name and renamed when complete (atomic on POSIX)."""
+    from mmengine.fileio import get_file_backend
+    from mmengine.fileio.backends import LocalBackend
+    local = file_client_args is None and not str(filename).startswith(
+        'pavi://') and isinstance(
+            get_file_backend(filename, backend_args=backend_args),
+            LocalBackend)
+    if not local:
+        return _mm_save_checkpoint(checkpoint, filename, file_client_args,
+                                   backend_args)
+    filename = str(filename)
+    os.makedirs(os.path.dirname(filename) or '.', exist_ok=True)
+    part = filename + '.part'
+    try:
+        with open(part, 'wb') as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, filename)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
+
+
+def _save_checkpoint_with_step(self, runner, step, meta):
+    """``CheckpointHook._save_checkpoint_with_step`` deleting the outdated
+    checkpoint only after the new one is saved."""
+    backend = self.file_backend
+    outdated = []
+    remove, rmtree = backend.remove, backend.rmtree
+    backend.remove = backend.rmtree = outdated.append
+    try:
+        _mm_save_with_step(self, runner, step, meta)
+    finally:
+        backend.remove, backend.rmtree = remove, rmtree
+    for path in outdated:
+        if backend.isfile(path):
+            backend.remove(path)
+        elif backend.isdir(path):
+            backend.rmtree(path)
+
+
+_mm_save_checkpoint = None
+_mm_save_with_step = None
+
+
 def _history_buffer_getstate(self) -> dict:
     state = dict(self.__dict__)
     state.pop('statistics_methods', None)
@@ -126,6 +181,15 @@ def apply_compat() -> None:
     # torchvision:// , open-mmlab:// and mmcls:// call it by module name
     import mmengine.runner.checkpoint as mm_checkpoint
     mm_checkpoint.load_from_http = load_checkpoint_url
+    # atomic checkpoint writes; outdated checkpoints deleted afterwards
+    global _mm_save_checkpoint, _mm_save_with_step
+    import mmengine.runner.runner as mm_runner
+    from mmengine.hooks import CheckpointHook
+    _mm_save_checkpoint = mm_checkpoint.save_checkpoint
+    mm_checkpoint.save_checkpoint = _atomic_save_checkpoint
+    mm_runner.save_checkpoint = _atomic_save_checkpoint
+    _mm_save_with_step = CheckpointHook._save_checkpoint_with_step
+    CheckpointHook._save_checkpoint_with_step = _save_checkpoint_with_step
     _applied = True
 
 

@@ -189,3 +189,20 @@ def test_url_checkpoint_in_the_model_and_runner_paths(evil_cache):
     lin = torch.nn.Linear(1, 1)
     load_checkpoint(lin, 'https://example.invalid/ok.pth')
     assert lin.weight.item() == 1.0
+
+
+def test_killed_save_leaves_the_previous_checkpoint(tmp_path):
+    """A kill half-way through writing a checkpoint (max_keep_ckpts=1):
+    the previous checkpoint is still there and complete, nothing truncated
+    sits under a checkpoint's name, and training resumes from it."""
+    work = tmp_path / 'work'
+    res = subprocess.run(
+        [sys.executable, osp.join(HERE, 'killed_save_worker.py'),
+         str(work)], capture_output=True, text=True)
+    assert res.returncode == 9, res.stderr[-2000:]
+    assert not (work / 'iter_4.pth').exists()
+    ckpt = load_checkpoint_file(str(work / 'iter_2.pth'))
+    assert ckpt['meta']['iter'] == 2
+    resumed, hook = _runner(str(work), max_iters=4, resume=True)
+    resumed.train()
+    assert [r[0] for r in hook.records] == [2, 3]
