@@ -1,6 +1,7 @@
 """COCO-format detection (COCO, CODA, CornerShapes, ...) with questions."""
 import os
 import os.path as osp
+from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 from mmdet.datasets import CocoDataset
@@ -94,6 +95,14 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
         if not self.coco.dataset.get('images'):
             raise DataRecordError(
                 f'{self.ann_file}: the annotation file has no images')
+        ids = Counter(img.get('id') for img in self.coco.dataset['images'])
+        dup = sorted((i for i, n in ids.items() if n > 1), key=str)
+        if dup:
+            # pycocotools keeps the last record of an id: an image and its
+            # boxes would vanish or go to another image
+            raise DataRecordError(
+                f'{self.ann_file}: image ids {dup[:10]} appear more than '
+                'once in "images"; ids must be unique')
 
         classes = list(self.metainfo['classes'])
         name_to_cat: Dict[str, int] = {}
@@ -149,6 +158,17 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
             _, records = load_records(self.question_file)
         except FormatError as err:
             raise DataRecordError(str(err)) from err
+        explicit = Counter(
+            q.get('id', q.get('question_id')) for raw in records
+            if isinstance(raw, dict) for q in raw.get('questions', []) or []
+            if isinstance(q, dict) and q.get('id', q.get('question_id'))
+            is not None)
+        dup = sorted((i for i, n in explicit.items() if n > 1), key=str)
+        if dup:
+            raise DataRecordError(
+                f'{self.question_file}: question ids {dup[:10]} appear more '
+                'than once; ids must be unique (predictions are matched to '
+                'questions by id)')
         questions: dict = {}
         try:
             for raw in records:

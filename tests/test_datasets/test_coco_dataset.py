@@ -275,3 +275,28 @@ def test_flip_on_questions_never_skipped(tmp_path):
     assert ds[1]['data_samples'].flip  # no questions: flipping is fine
     with pytest.raises(TextGeometryError, match='RandomFlipWithText'):
         ds[0]
+
+
+def test_duplicate_image_ids_are_refused(tmp_path):
+    """pycocotools silently keeps one record per id: refuse the file."""
+    write_coco(tmp_path, images=[
+        dict(id=1, file_name='a.png', width=32, height=32),
+        dict(id=1, file_name='b.png', width=32, height=32),
+    ], anns=[])
+    with pytest.raises(DataRecordError,
+                       match=r'ann\.json: image ids \[1\] appear more'):
+        build(tmp_path, 'ann.json')
+
+
+def test_duplicate_question_ids_are_refused(tmp_path):
+    write_coco(tmp_path)
+    with open(tmp_path / 'q.json', 'w') as f:
+        json.dump([
+            dict(image_id=1, questions=[
+                dict(id=7, question='How many circles?', answers=['1'])]),
+            dict(image_id=2, questions=[
+                dict(id=7, question='Is there a square?', answers=['no'])]),
+        ], f)
+    with pytest.raises(DataRecordError,
+                       match=r'q\.json: question ids \[7\] appear more'):
+        build(tmp_path, 'ann.json', question_file='q.json')
