@@ -1,4 +1,5 @@
 """COCO-format detection (COCO, CODA, CornerShapes, ...) with questions."""
+import math
 import os
 import os.path as osp
 from collections import Counter
@@ -17,6 +18,12 @@ from .formats import (
     record_questions,
     text_fields,
 )
+
+
+def _is_number(value) -> bool:
+    """A finite int or float (not a bool, a string or None)."""
+    return isinstance(value, (int, float)) and not isinstance(
+        value, bool) and math.isfinite(value)
 
 
 @DATASETS.register_module()
@@ -192,6 +199,13 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
     def parse_data_info(self, raw_data_info: dict) -> dict:
         """Parse one image and its annotations, refusing invalid boxes."""
         img_info = raw_data_info['raw_img_info']
+        for key in ('width', 'height'):
+            val = img_info.get(key)
+            if not _is_number(val) or val <= 0 or int(val) != val:
+                raise DataRecordError(
+                    f'{self.ann_file}: image {img_info.get("img_id")} '
+                    f'({img_info.get("file_name")}): "{key}" must be a '
+                    f'positive integer, got {val!r}')
         data_info = dict(
             img_path=osp.join(self.data_prefix['img'], img_info['file_name']),
             img_id=img_info['img_id'],
@@ -210,7 +224,8 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
             if ann.get('ignore', False):
                 self._dropped('ann_ignore_flag')
                 continue
-            if ann.get('category_id') not in self.coco.cats:
+            cat = ann.get('category_id')
+            if isinstance(cat, bool) or cat not in self.coco.cats:
                 self._invalid('unknown_category', record,
                               f'unknown category id {ann.get("category_id")}')
                 continue
@@ -221,6 +236,13 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
             if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
                 self._invalid('malformed_box', record,
                               f'bbox must be [x, y, w, h], got {bbox!r}')
+                continue
+            if not all(_is_number(v) for v in bbox) or (
+                    'area' in ann and not _is_number(ann['area'])):
+                self._invalid(
+                    'malformed_box', record, 'bbox coordinates and area '
+                    f'must be finite numbers, got bbox {bbox!r}, area '
+                    f'{ann.get("area")!r}')
                 continue
             x1, y1, w, h = bbox
             area = ann.get('area', w * h)

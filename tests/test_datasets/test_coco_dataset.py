@@ -114,6 +114,13 @@ def test_question_file(tmp_path):
     (dict(bbox=[40, 40, 5, 5], area=25), 'box_outside_image'),
     (dict(bbox=[2, 2, 0.5, 10], area=5), 'box_under_1px'),
     (dict(bbox=[2, 2, 5, 5], area=25, category_id=99), 'unknown_category'),
+    (dict(bbox=[2, 2, 5, 5], area=25, category_id=True),
+     'unknown_category'),
+    (dict(bbox=[2, float('nan'), 5, 5], area=25), 'malformed_box'),
+    (dict(bbox=[2, 2, float('inf'), 5], area=25), 'malformed_box'),
+    (dict(bbox=['2', 2, 5, 5], area=25), 'malformed_box'),
+    (dict(bbox=[2, 2, 5, 5], area=None), 'malformed_box'),
+    (dict(bbox=[2, 2, 5], area=25), 'malformed_box'),
 ])
 def test_invalid_box_refused_or_counted(tmp_path, ann, reason):
     bad = dict(id=3, image_id=1, category_id=1, iscrowd=0)
@@ -275,6 +282,15 @@ def test_flip_on_questions_never_skipped(tmp_path):
     assert ds[1]['data_samples'].flip  # no questions: flipping is fine
     with pytest.raises(TextGeometryError, match='RandomFlipWithText'):
         ds[0]
+
+
+@pytest.mark.parametrize('width', ['32', 0, -5, 3.5, None, True])
+def test_bad_image_size_names_the_image(tmp_path, width):
+    write_coco(tmp_path, images=[
+        dict(id=1, file_name='a.png', width=width, height=32)], anns=[])
+    with pytest.raises(DataRecordError,
+                       match=r'ann\.json: image 1 \(a\.png\): "width"'):
+        build(tmp_path, 'ann.json')
 
 
 def test_duplicate_image_ids_are_refused(tmp_path):
