@@ -10,6 +10,7 @@ from mmengine.visualization import LocalVisBackend, TensorboardVisBackend
 
 from mmmrmllm.engine.hooks import (
     AnswerLoggingHook,
+    ClassCheckHook,
     MRMLLMVisualizationHook,
     RandomStateHook,
 )
@@ -29,6 +30,8 @@ default_hooks = dict(
         max_test_images=None))
 custom_hooks = [
     dict(type=AnswerLoggingHook, interval=50),
+    # dataset classes vs the model's heads and class_names, before every run
+    dict(type=ClassCheckHook),
     # a resumed run draws the same random numbers as an uninterrupted one
     dict(type=RandomStateHook),
 ]

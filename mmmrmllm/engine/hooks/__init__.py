@@ -1,9 +1,10 @@
 from .answer_logging_hook import AnswerLoggingHook, format_answers
+from .class_check_hook import ClassCheckHook, check_classes
 from .hf_export_hook import HFExportHook
 from .random_state_hook import RandomStateHook
 from .visualization_hook import MRMLLMVisualizationHook
 
 __all__ = [
-    'AnswerLoggingHook', 'HFExportHook', 'MRMLLMVisualizationHook',
-    'RandomStateHook', 'format_answers'
+    'AnswerLoggingHook', 'ClassCheckHook', 'check_classes', 'HFExportHook',
+    'MRMLLMVisualizationHook', 'RandomStateHook', 'format_answers'
 ]
