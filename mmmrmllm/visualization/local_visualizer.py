@@ -9,6 +9,53 @@ from mmmrmllm.engine.hooks.answer_logging_hook import format_answers
 from mmmrmllm.registry import VISUALIZERS
 
 
+def to_image_frame(data_sample, image_hw):
+    """A copy of ``data_sample`` whose boxes are tensors in the frame of
+    the image being drawn on.
+
+    Predictions come back in the original frame (``rescale=True``), but the
+    ground truth is in the frame of the pipeline that produced it: when
+    ``LoadAnnotations`` runs before ``Resize`` (our test pipelines reuse the
+    train one), it is in the resized frame. Ground truth is mapped back with
+    the sample's ``scale_factor`` when the image drawn on has the original
+    size (``ori_shape``) and the resized one (``img_shape``) differs.
+    Box objects (``HorizontalBoxes``) become ``(N, 4)`` tensors, which is
+    what mmdet's visualizer can draw.
+
+    Args:
+        data_sample (DetDataSample): The sample (left unchanged).
+        image_hw (tuple[int, int]): Height and width of the image drawn on.
+
+    Returns:
+        DetDataSample: The copy to draw.
+    """
+    from mmdet.structures.bbox import BaseBoxes
+    sample = data_sample.clone()  # shallow: instances are cloned below
+    for key in ('gt_instances', 'pred_instances', 'ignored_instances'):
+        inst = getattr(sample, key, None)
+        if inst is None:
+            continue
+        inst = inst.clone()
+        setattr(sample, key, inst)
+        if 'bboxes' in inst and isinstance(
+                inst.bboxes, BaseBoxes):
+            inst.bboxes = inst.bboxes.tensor
+    gt = getattr(sample, 'gt_instances', None)
+    meta = sample.metainfo
+    if (gt is None or 'bboxes' not in gt or len(gt) == 0
+            or 'scale_factor' not in meta or 'ori_shape' not in meta
+            or 'img_shape' not in meta):
+        return sample
+    hw = tuple(int(v) for v in image_hw)
+    if (hw != tuple(meta['ori_shape'][:2])
+            or tuple(meta['img_shape'][:2]) == hw):
+        return sample
+    sx, sy = meta['scale_factor'][:2]
+    scale = gt.bboxes.new_tensor([sx, sy, sx, sy])
+    gt.bboxes = gt.bboxes / scale
+    return sample
+
+
 @VISUALIZERS.register_module()
 class MRMLLMVisualizer(DetLocalVisualizer):
     """mmdet's detection visualizer plus the questions and answers.
@@ -58,6 +105,8 @@ class MRMLLMVisualizer(DetLocalVisualizer):
                        pred_score_thr: float = 0.3,
                        step: int = 0) -> None:
         """Draw boxes (mmdet) and answers; show, save or log the result."""
+        if data_sample is not None:
+            data_sample = to_image_frame(data_sample, image.shape[:2])
         # Let mmdet draw the boxes without storing anything yet.
         backends, self._vis_backends = self._vis_backends, {}
         try:

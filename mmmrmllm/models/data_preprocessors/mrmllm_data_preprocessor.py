@@ -6,6 +6,18 @@ from mmengine.model import BaseDataPreprocessor, ImgDataPreprocessor
 from mmmrmllm.registry import MODELS
 
 
+def boxes_to_tensor(sample):
+    """Turn ``gt_instances`` / ``ignored_instances`` box objects into
+    ``(N, 4)`` tensors in place (mmdet's ``samplelist_boxtype2tensor``)."""
+    from mmdet.structures.bbox import BaseBoxes
+    for key in ('gt_instances', 'ignored_instances', 'pred_instances'):
+        inst = getattr(sample, key, None)
+        if inst is not None and 'bboxes' in inst and isinstance(
+                inst.bboxes, BaseBoxes):
+            inst.bboxes = inst.bboxes.tensor
+    return sample
+
+
 @MODELS.register_module()
 class MRMLLMDataPreprocessor(BaseDataPreprocessor):
     """Preprocess ``inputs=dict(det=[...], enc=[...])`` (docs/contracts.md).
@@ -67,6 +79,11 @@ class MRMLLMDataPreprocessor(BaseDataPreprocessor):
                                'has no encoder view (inputs["enc"])')
             out['enc'] = self.enc(dict(inputs=inputs['enc']),
                                   training)['inputs']
+        elif samples is not None:
+            # without a detector preprocessor nothing turns mmdet's box
+            # objects into tensors; do what DetDataPreprocessor's
+            # ``boxtype2tensor`` does, so samples look the same in every mode
+            samples = [boxes_to_tensor(s) for s in samples]
         if samples is not None:
             samples = self.cast_data(samples)
         return dict(inputs=out, data_samples=samples)
