@@ -751,7 +751,10 @@ class MRMLLM(BaseModel):
             enc, dropped = self.llm.encode_image_prompts(
                 qs, answers, len(vis), perception, n_obj,
                 sample_name(s, i))
-            s.set_metainfo(dict(prompt_objects_dropped=dropped))
+            skipped = [j for j, e in enumerate(enc) if e is None]
+            s.set_metainfo(dict(prompt_objects_dropped=dropped,
+                                skipped_questions=skipped))
+            enc = [e for e in enc if e is not None]
             visual += [vis] * len(enc)
             prompts += enc
             owners += [i] * len(enc)
@@ -886,4 +889,11 @@ class MRMLLM(BaseModel):
             per_image[i].append(a)
             if return_prompts:
                 texts[i].append(self.llm.describe_prompt(p, len(v)))
+        for i, s in enumerate(data_samples):
+            # a question too long for the context (too_long='skip') gets
+            # the empty answer, so answers stay aligned with questions
+            for j in s.metainfo.get('skipped_questions', ()):
+                per_image[i].insert(j, '')
+                if return_prompts:
+                    texts[i].insert(j, '')
         return (per_image, texts) if return_prompts else per_image

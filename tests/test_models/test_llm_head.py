@@ -82,15 +82,27 @@ def test_context_limits(tok_dirs):
                                              2, perception, 4, 'img_7')
     assert 0 < dropped <= 4
     assert enc[0].prompt_len(2) + len(enc[0].answer) <= 24
-    # The question alone is longer than the context.
+    # The question alone is longer than the context: skipped (None) and
+    # counted by default, the other question of the image is kept.
+    long_q = 'what colour is the square ?' * 6
+    enc, _ = head.encode_image_prompts([long_q, 'how many ?'],
+                                       ['red', 'two'], 2, perception, 4,
+                                       'img_7')
+    assert enc[0] is None and enc[1] is not None
+    assert head.num_skipped_questions == 1
+    strict = build('llama', tok_dirs, max_length=24, too_long='error')
     with pytest.raises(ValueError, match=r'img_7.*needs \d+ tokens.*24'):
-        head.encode_image_prompts(['what colour is the square ?' * 6],
-                                  ['red'], 2, perception, 4, 'img_7')
+        strict.encode_image_prompts([long_q], ['red'], 2, perception, 4,
+                                    'img_7')
     # The answer would be fully truncated: prompt fills the context.
     q = 'what colour is the square ? ' * 2
     n = head._encode(q, '').prompt_len(0)
     with pytest.raises(ValueError, match='fully truncated'):
-        head.encode_image_prompts([q], ['red'], 24 - n, None, 0, 'img_8')
+        strict.encode_image_prompts([q], ['red'], 24 - n, None, 0, 'img_8')
+    enc, _ = head.encode_image_prompts([q], None, 24 - n, None, 0, 'img_8')
+    assert enc == [None] and head.num_skipped_questions == 2
+    with pytest.raises(ValueError, match='too_long'):
+        build('llama', tok_dirs, too_long='truncate')
     # A long answer is truncated, not an error.
     enc, _ = head.encode_image_prompts(['how many ?'], ['one two ' * 20], 2)
     assert enc[0].prompt_len(2) + len(enc[0].answer) == 24

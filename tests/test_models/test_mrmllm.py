@@ -81,8 +81,12 @@ def test_bad_samples(model):
     s = make_sample(8)
     s.questions = ['what colour is the square ? ' * 60]
     s.gt_answers = [['red']]
-    with pytest.raises(ValueError, match='img_8.png.*question alone'):
-        run_loss(model, [s])
+    model.llm.too_long = 'error'
+    try:
+        with pytest.raises(ValueError, match='img_8.png.*needs.*tokens'):
+            run_loss(model, [s])
+    finally:
+        model.llm.too_long = 'skip'
 
 
 def test_zero_detections_and_predict(tok):
@@ -116,6 +120,33 @@ def test_prompt_over_context_drops_objects(tok):
     data = preprocess(model, [sample])
     model(**data, mode='loss')
     assert data['data_samples'][0].metainfo['prompt_objects_dropped'] > 0
+
+
+def test_question_too_long_is_skipped_and_scored_zero(tok):
+    from mmmrmllm.evaluation.metrics import VQAAccuracy
+    model = MODELS.build(
+        mrmllm_cfg('retinanet', tok,
+                   llm=dict(mrmllm_cfg(None, tok)['llm'], max_length=60)))
+    sample = make_sample(0)
+    sample.questions = ['what ? ' * 200, 'how many circle ?']
+    sample.gt_answers = [['one'], ['two']]
+    sample.question_types = ['other', 'count']
+    model.train()
+    losses = run_loss(model, [sample])  # training goes on without it
+    assert torch.isfinite(losses['lm.loss_lm'])
+    model.eval()
+    with torch.no_grad():
+        out = model(**preprocess(model, [sample], training=False),
+                    mode='predict')
+    # the answers stay aligned with the questions: '' for the skipped one
+    assert len(out[0].pred_answers) == 2 and out[0].pred_answers[0] == ''
+    assert out[0].metainfo['skipped_questions'] == [0]
+    metric = VQAAccuracy()
+    metric.process({}, [out[0].to_dict()])
+    result = metric.compute_metrics(metric.results)
+    assert result['num_questions'] == 2
+    assert result['num_skipped_too_long'] == 1
+    assert result['acc'] <= 0.5
 
 
 def test_modes(tok):

@@ -179,8 +179,10 @@ def run_one(args, variant, seed):
     cfg.novel_dataset.update(ann_file='annotations/novel.json',
                              question_file='questions/novel.json')
     cfg.novel_evaluator = copy.deepcopy(cfg.corner_evaluator)
-    cfg.novel_evaluator.metrics[0].ann_file = osp.join(
-        args.data_root, 'annotations', 'novel.json')
+    for metric in cfg.novel_evaluator.metrics:
+        if 'ann_file' in metric:  # the COCO metric (absent: MLLM only)
+            metric.ann_file = osp.join(args.data_root, 'annotations',
+                                       'novel.json')
     row = dict(variant=variant, seed=seed, config=CONFIG, iters=iters,
                switches=VARIANTS[variant][0])
     for split in SPLITS:

@@ -24,7 +24,9 @@ class VQAAccuracy(BaseMetric):
     otherwise.
 
     Reported (fractions in ``[0, 1]``): ``acc``; ``acc_<type>`` for each
-    non-empty question type; ``num_questions``.
+    non-empty question type; ``num_questions``; ``num_skipped_too_long``
+    when questions did not fit the LLM's context (scored 0, see
+    ``LLMHead(too_long=...)``).
 
     Args:
         min_consensus_refs (int): See :func:`vqa_score`. Defaults to 10.
@@ -51,7 +53,7 @@ class VQAAccuracy(BaseMetric):
         across ranks assuming so): the scores and types of its questions.
         """
         for sample in data_samples:
-            scored = dict(scores=[], types=[])
+            scored = dict(scores=[], types=[], skipped=0)
             self.results.append(scored)
             questions = sample.get('questions') or []
             if not questions:
@@ -63,9 +65,13 @@ class VQAAccuracy(BaseMetric):
                     f'{len(questions)} questions but pred_answers={preds!r}')
             refs = sample.get('gt_answers') or [[] for _ in questions]
             types = sample.get('question_types') or [''] * len(questions)
-            for pred, ref, qtype in zip(preds, refs, types):
+            skipped = set(sample.get('skipped_questions') or ())
+            for j, (pred, ref, qtype) in enumerate(zip(preds, refs, types)):
                 if not ref:
                     continue
+                # a question too long for the LLM's context scores 0 (it
+                # stays in the denominator) and is counted
+                scored['skipped'] += j in skipped
                 scored['scores'].append(
                     vqa_score(pred, ref, self.min_consensus_refs))
                 scored['types'].append(qtype or '')
@@ -86,6 +92,12 @@ class VQAAccuracy(BaseMetric):
         for qtype in sorted(t for t in by_type if t):
             metrics[f'acc_{qtype}'] = sum(by_type[qtype]) / len(by_type[qtype])
         metrics['num_questions'] = len(scores)
+        skipped = sum(r.get('skipped', 0) for r in results)
+        if skipped:
+            metrics['num_skipped_too_long'] = skipped
+            MMLogger.get_current_instance().warning(
+                f'{type(self).__name__}: {skipped} of {len(scores)} '
+                'questions did not fit the LLM context and were scored 0')
         return metrics
 
 

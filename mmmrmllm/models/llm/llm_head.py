@@ -1,4 +1,5 @@
 """LLMHead: a Hugging Face causal LM with its tokenizer."""
+import logging
 import os
 from collections import Counter
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
@@ -7,6 +8,7 @@ import torch
 import torch.nn.functional as F
 import transformers
 from mmengine.dist import all_reduce, get_world_size
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -70,6 +72,11 @@ class LLMHead(BaseModule):
         max_length (int, optional): Context length; defaults to the model's.
         torch_dtype (str, optional): e.g. ``'bfloat16'``.
         generation_cfg (dict, optional): Defaults for ``generate``.
+        too_long (str): What to do with a question that does not fit the
+            context even with every perception object dropped: ``'skip'``
+            (default; the question is left out of the loss or answered
+            with ``''``, counted in :attr:`num_skipped_questions` and
+            logged with the sample's name) or ``'error'``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -86,8 +93,14 @@ class LLMHead(BaseModule):
                  max_length: Optional[int] = None,
                  torch_dtype: Optional[str] = None,
                  generation_cfg: Optional[dict] = None,
+                 too_long: str = 'skip',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if too_long not in ('skip', 'error'):
+            raise ValueError(f"too_long must be 'skip' or 'error', got "
+                             f'{too_long!r}')
+        self.too_long = too_long
+        self.num_skipped_questions = 0
         if (name_or_path is None) == (model_cfg is None):
             raise ValueError('give exactly one of name_or_path and model_cfg')
         if train_mode not in ('frozen', 'full', 'lora'):
@@ -226,9 +239,10 @@ class LLMHead(BaseModule):
         The perception text is shared by the image's questions. If the
         longest sequence would not fit, the lowest-scoring objects are
         dropped one by one. Then, if a prompt still leaves no room (for one
-        answer or generated token), the question alone is too long: error.
-        An answer that does not fit is truncated; one that would vanish
-        completely is an error.
+        answer or generated token), the question is too long: with
+        ``too_long='skip'`` its entry is None (logged and counted in
+        :attr:`num_skipped_questions`), otherwise an error. An answer that
+        does not fit is truncated.
 
         Args:
             questions (Sequence[str]): The image's questions.
@@ -240,8 +254,9 @@ class LLMHead(BaseModule):
             name (str): Sample name for error messages.
 
         Returns:
-            tuple[list[EncodedPrompt], int]: Sequences and the number of
-            objects dropped to fit.
+            tuple[list[EncodedPrompt | None], int]: One sequence per
+            question (None: skipped, too long) and the number of objects
+            dropped to fit.
         """
         ans_ids = []
         for a in answers or [None] * len(questions):
@@ -264,16 +279,25 @@ class LLMHead(BaseModule):
             plen = e.prompt_len(num_visual)
             if plen >= self.max_length:
                 alone = self._encode(q, '').prompt_len(num_visual)
-                if alone > self.max_length:
-                    raise ValueError(
-                        f'sample {name}: the question alone needs {alone} '
-                        f'tokens (with {num_visual} visual tokens) but the '
-                        f'LLM context is {self.max_length}: {q[:80]!r}')
                 what = 'the answer would be fully truncated' if answers \
                     is not None else 'no room is left to generate'
-                raise ValueError(
-                    f'sample {name}: {what} (prompt {plen} tokens, context '
-                    f'{self.max_length})')
+                msg = (f'sample {name}: the question needs {alone} tokens '
+                       f'with {num_visual} visual tokens and no perception '
+                       f'text, but the LLM context is {self.max_length}'
+                       if alone > self.max_length else
+                       f'sample {name}: {what} (prompt {plen} tokens, '
+                       f'context {self.max_length})')
+                msg += f': {q[:80]!r}'
+                if self.too_long == 'error':
+                    raise ValueError(msg + " (too_long='error')")
+                self.num_skipped_questions += 1
+                print_log(
+                    f'{msg}; question skipped ({self.num_skipped_questions} '
+                    "so far; too_long='skip')",
+                    logger='current',
+                    level=logging.WARNING)
+                out.append(None)
+                continue
             room = self.max_length - plen
             out.append(EncodedPrompt(e.prefix, e.suffix, a[:room]))
         return out, drop
