@@ -19,6 +19,7 @@ from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import check_checkpoint_matches  # noqa: E402
 from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
+from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 
 
 def parse_args():
@@ -96,15 +97,11 @@ def build_config(args) -> Config:
     return cfg
 
 
-def one_line(err: BaseException) -> str:
-    """``error: <message>`` on one line (what the user must fix)."""
-    return 'error: ' + (' '.join(str(err).split()) or type(err).__name__)
-
-
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    try:
+
+    def build():
         cfg = build_config(args)
         setup_cpu_distributed(cfg, args.launcher)
         if 'runner_type' in cfg:
@@ -116,11 +113,12 @@ def main():
             # MMEngine only warns about keys that do not fit: refuse a
             # checkpoint of another model instead of testing random weights
             check_checkpoint_matches(runner.model, args.checkpoint)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
-        # a wrong config value, a missing weights directory, a checkpoint
-        # of another model, ...
-        raise SystemExit(one_line(err))
-    runner.test()
+        return runner
+
+    # a wrong config value, a checkpoint of another model, a bad record
+    # met inside the loop, ...: one ``error:`` line
+    runner = exit_on_user_error(build)
+    exit_on_user_error(runner.test)
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ import os
 import os.path as osp
 import sys
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -14,8 +15,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmmrmllm.registry import RUNNERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
+from mmmrmllm.utils.checkpoint import check_checkpoint_matches, read_checkpoint  # noqa: E402
 from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
+from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 
 
 def parse_args():
@@ -93,15 +96,43 @@ def build_config(args) -> Config:
     return cfg
 
 
-def one_line(err: BaseException) -> str:
-    """``error: <message>`` on one line (what the user must fix)."""
-    return 'error: ' + (' '.join(str(err).split()) or type(err).__name__)
+def check_start_weights(runner, cfg) -> None:
+    """Refuse a ``--resume`` / ``load_from`` file that cannot be used.
+
+    MMEngine fails on a foreign resume file with ``KeyError: 'meta'`` and
+    loads another model's weights into ``load_from`` with only an INFO
+    line, then trains from scratch.
+    """
+    path = cfg.get('load_from')
+    if not path or not isinstance(runner.model, torch.nn.Module) or \
+            '://' in str(path):
+        return
+    if not osp.isfile(path):
+        raise ConfigError(f'load_from checkpoint not found: {path}')
+    if cfg.get('resume'):
+        try:
+            ckpt = read_checkpoint(path)
+        except Exception as err:  # not a torch file, truncated, unsafe
+            first = (str(err).strip().splitlines() or [''])[0]
+            raise ConfigError(f'cannot read --resume checkpoint {path}: '
+                              f'{type(err).__name__}: {first}') from err
+        if not isinstance(ckpt, dict) or 'meta' not in ckpt or \
+                'state_dict' not in ckpt:
+            raise ConfigError(
+                f'--resume {path} is not an MMEngine training checkpoint '
+                "(no 'meta'/'state_dict'); to start from its weights use "
+                f'--cfg-options load_from={path}')
+        check_checkpoint_matches(runner.model, ckpt, name=path)
+    else:
+        # a start from other weights may leave parts new, but not most
+        check_checkpoint_matches(runner.model, path, min_fraction=0.5)
 
 
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    try:
+
+    def build():
         cfg = build_config(args)
         setup_cpu_distributed(cfg, args.launcher)
         if 'runner_type' in cfg:
@@ -109,10 +140,13 @@ def main():
             runner = RUNNERS.build(cfg)
         else:
             runner = Runner.from_cfg(cfg)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
-        # a wrong config value, a missing weights directory, ...
-        raise SystemExit(one_line(err))
-    runner.train()
+        check_start_weights(runner, cfg)
+        return runner
+
+    # a wrong config value, a missing weights directory, a bad record met
+    # inside the loop, ...: one ``error:`` line
+    runner = exit_on_user_error(build)
+    exit_on_user_error(runner.train)
 
 
 if __name__ == '__main__':

@@ -23,10 +23,11 @@ from mmengine.structures import InstanceData
 from mmmrmllm.registry import MODELS, VISUALIZERS
 from mmmrmllm.utils import register_all_modules
 from mmmrmllm.utils.checkpoint import load_matching_checkpoint
+from mmmrmllm.utils.errors import UserError
 from mmmrmllm.utils.part_timer import PartTimer
 
 
-class InputError(ValueError):
+class InputError(UserError):
     """A problem with what the user gave (image, question): its message is
     meant to be shown as it is."""
 

@@ -14,8 +14,10 @@ from typing import Any, Dict, List, Optional
 
 from mmengine.logging import print_log
 
+from mmmrmllm.utils.errors import UserError
 
-class DataRecordError(ValueError):
+
+class DataRecordError(UserError):
     """A record of a dataset is invalid.
 
     The message names the annotation file and the record so the user can
@@ -30,7 +32,7 @@ def describe_record(data_info: dict) -> str:
     return ', '.join(parts) if parts else repr(data_info)[:200]
 
 
-class TextGeometryError(ValueError):
+class TextGeometryError(UserError):
     """A geometric transform made a sample's questions untrue.
 
     A configuration error, never skipped by ``skip_invalid``.

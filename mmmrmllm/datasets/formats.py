@@ -4,19 +4,43 @@ The same parsing serves :class:`MRMLLMJsonDataset`, the question files of
 :class:`MRMLLMCocoDataset` and the converters in
 ``tools/dataset_converters``.
 """
+import json
 import os
 import re
 from typing import Any, Dict, List, Tuple
 
-import mmengine
+from mmmrmllm.utils.errors import UserError
 
 IMAGE_TOKEN_RE = re.compile(r'\s*<image>\s*')
 HUMAN_ROLES = ('human', 'user')
 ASSISTANT_ROLES = ('gpt', 'assistant')
 
 
-class FormatError(ValueError):
+class FormatError(UserError):
     """A file does not follow the documented format."""
+
+
+def load_json(path: str, what: str = 'annotation file') -> Any:
+    """Parse a JSON file, whatever its extension (never a pickle).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        FormatError: If it is empty, not UTF-8 or not valid JSON, naming
+            the file (and the line and column).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{what} {path} does not exist')
+    if os.path.getsize(path) == 0:
+        raise FormatError(f'{path}: the {what} is empty')
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise FormatError(f'{path}: the {what} is not valid JSON (line '
+                          f'{err.lineno}, column {err.colno}: {err.msg})')
+    except UnicodeDecodeError as err:
+        raise FormatError(f'{path}: the {what} is not UTF-8 text (byte '
+                          f'{err.start}); only JSON is read')
 
 
 def load_records(path: str) -> Tuple[Dict[str, Any], List[dict]]:
@@ -32,11 +56,7 @@ def load_records(path: str) -> Tuple[Dict[str, Any], List[dict]]:
     Raises:
         FormatError: If the file is empty or has no records.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'annotation file {path} does not exist')
-    if os.path.getsize(path) == 0:
-        raise FormatError(f'{path}: the annotation file is empty')
-    content = mmengine.load(path, file_format='json')
+    content = load_json(path)
     if isinstance(content, list):
         metainfo, records = {}, content
     elif isinstance(content, dict):
@@ -79,9 +99,18 @@ def conversations_to_questions(conversations: List[dict],
     """
     questions = []
     pending = None
-    for turn in conversations:
+    if not isinstance(conversations, list):
+        raise FormatError(f'record {record_id!r}: "conversations" must be a '
+                          f'list of turns, got {type(conversations).__name__}')
+    for k, turn in enumerate(conversations):
+        if not isinstance(turn, dict):
+            raise FormatError(f'record {record_id!r}: turn {k} must be an '
+                              f'object, got {turn!r:.100}')
         role = turn.get('from', turn.get('role'))
         value = turn.get('value', turn.get('content'))
+        if not isinstance(value, str):
+            raise FormatError(f'record {record_id!r}: turn {k} ({role!r}) '
+                              f'has no text value, got {value!r:.100}')
         if role in HUMAN_ROLES:
             if pending is not None:
                 raise FormatError(
@@ -114,9 +143,10 @@ def parse_question_entry(entry: dict, record: str) -> dict:
     Accepts ``answers`` (list) or ``answer`` (str), ``type`` or
     ``question_type``, ``id`` or ``question_id``.
     """
-    if not isinstance(entry, dict) or not entry.get('question'):
-        raise FormatError(f'{record}: a question entry needs a "question" '
-                          f'text, got {entry!r}')
+    if not isinstance(entry, dict) or not isinstance(
+            entry.get('question'), str) or not entry['question'].strip():
+        raise FormatError(f'{record}: a question entry needs a non-empty '
+                          f'"question" string, got {entry!r:.200}')
     answers = entry.get('answers', entry.get('answer'))
     if answers is None:
         answers = []
@@ -126,11 +156,18 @@ def parse_question_entry(entry: dict, record: str) -> dict:
             isinstance(a, str) for a in answers):
         raise FormatError(f'{record}: "answers" must be a string or a list '
                           f'of strings, got {answers!r}')
+    qtype = entry.get('type', entry.get('question_type', '')) or ''
+    if not isinstance(qtype, str):
+        raise FormatError(f'{record}: a question "type" must be a string, '
+                          f'got {qtype!r}')
+    qid = entry.get('id', entry.get('question_id'))
+    if qid is not None and (isinstance(qid, bool)
+                            or not isinstance(qid, (int, str))):
+        raise FormatError(f'{record}: a question id must be an integer or '
+                          f'a string, got {qid!r}')
     return dict(
-        id=entry.get('id', entry.get('question_id')),
-        question=entry['question'],
-        answers=list(answers),
-        type=entry.get('type', entry.get('question_type', '')) or '')
+        id=qid, question=entry['question'], answers=list(answers),
+        type=qtype)
 
 
 def record_questions(raw: dict, record: str) -> List[dict]:
@@ -138,9 +175,11 @@ def record_questions(raw: dict, record: str) -> List[dict]:
 
     Question ids default to ``{image_id}_{k}`` when the entry has none.
     """
-    questions = [
-        parse_question_entry(q, record) for q in raw.get('questions', [])
-    ]
+    entries = raw.get('questions', [])
+    if not isinstance(entries, list):
+        raise FormatError(f'{record}: "questions" must be a list, got '
+                          f'{type(entries).__name__}')
+    questions = [parse_question_entry(q, record) for q in entries]
     if raw.get('conversations'):
         questions.extend(
             conversations_to_questions(
@@ -164,6 +203,11 @@ def text_fields(questions: List[dict]) -> dict:
 def record_image_key(raw: dict) -> Any:
     """The key that identifies a record's image: its id, else its path."""
     if raw.get('image_id') is not None:
+        if isinstance(raw['image_id'], bool) or not isinstance(
+                raw['image_id'], (int, str)):
+            raise FormatError(f'record {raw.get("id")!r}: "image_id" must be '
+                              f'an integer or a string, got '
+                              f'{raw["image_id"]!r:.100}')
         return raw['image_id']
     if raw.get('image'):
         return raw['image']
@@ -178,6 +222,9 @@ def group_by_image(records: List[dict]) -> Dict[Any, List[dict]]:
     image. They become one sample.
     """
     groups: Dict[Any, List[dict]] = {}
-    for raw in records:
+    for k, raw in enumerate(records):
+        if not isinstance(raw, dict):
+            raise FormatError(f'record {k} must be an object, got '
+                              f'{raw!r:.100}')
         groups.setdefault(record_image_key(raw), []).append(raw)
     return groups

@@ -1,4 +1,5 @@
 """The documented JSON format: image + questions (+ optional boxes)."""
+import math
 import os.path as osp
 from typing import List, Optional
 
@@ -14,6 +15,12 @@ from .formats import (
     record_questions,
     text_fields,
 )
+
+
+def _is_number(value) -> bool:
+    """A finite int or float (not a bool, a string or None)."""
+    return isinstance(value, (int, float)) and not isinstance(
+        value, bool) and math.isfinite(value)
 
 
 def _as_int_id(value) -> Optional[int]:
@@ -68,6 +75,7 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
             DataRecordError: For an empty file, or (unless ``skip_invalid``)
                 an invalid record.
         """
+        self._question_ids = set()
         try:
             metainfo, records = load_records(self.ann_file)
         except FormatError as err:
@@ -104,17 +112,52 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
         raws = raw_data_info['raws']
         first = raws[0]
         record = f'image {raw_data_info["key"]!r}'
-        image = next((r['image'] for r in raws if r.get('image')), None)
-        if image is None:
+        images = list(dict.fromkeys(r['image'] for r in raws
+                                    if r.get('image') is not None))
+        if not images:
             self._invalid('missing_image', record, 'record names no "image"')
             return None
+        if len(images) > 1 or not isinstance(images[0], str):
+            # records are merged per image id: they must name one image
+            self._invalid(
+                'duplicate_image_id', record,
+                f'{len(raws)} records share this image id but name '
+                f'different images {images[:3]}' if len(images) > 1 else
+                f'"image" must be a file name, got {images[0]!r}')
+            return None
+        if sum('instances' in r for r in raws) > 1:
+            self._invalid(
+                'duplicate_image_id', record,
+                f'{sum("instances" in r for r in raws)} records of this '
+                'image each give "instances"; give its boxes once')
+            return None
         data_info = dict(
-            img_path=osp.join(self._img_prefix, image),
+            img_path=osp.join(self._img_prefix, images[0]),
             img_id=raw_data_info['img_id'],
             seg_map_path=None)
         for key in ('width', 'height'):
-            if first.get(key) is not None:
-                data_info[key] = first[key]
+            value = first.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    value <= 0:
+                self._invalid('bad_image_size', record,
+                              f'{key} must be a positive integer, got '
+                              f'{value!r}')
+                return None
+            data_info[key] = value
+        if 'has_det_ann' in first and not isinstance(first['has_det_ann'],
+                                                     bool):
+            self._invalid('malformed_record', record,
+                          '"has_det_ann" must be true or false, got '
+                          f'{first["has_det_ann"]!r}')
+            return None
+        if 'instances' in first and not isinstance(first['instances'],
+                                                   list):
+            self._invalid('malformed_record', record,
+                          '"instances" must be a list, got '
+                          f'{type(first["instances"]).__name__}')
+            return None
 
         questions = []
         try:
@@ -124,6 +167,13 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
             self._invalid('malformed_question', record, str(err))
             return None
         data_info.update(text_fields(questions))
+        for qid in data_info['question_ids']:
+            if qid in self._question_ids:
+                self._invalid('duplicate_question_id', record,
+                              f'question id {qid!r} is used twice in the '
+                              'file')
+                return None
+        self._question_ids.update(data_info['question_ids'])
 
         has_det_ann = any('instances' in r for r in raws)
         if 'has_det_ann' in first:
@@ -147,6 +197,10 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
     def _parse_instance(self, inst: dict, data_info: dict,
                         record: str) -> Optional[dict]:
         classes = list(self.metainfo.get('classes', ()))
+        if not isinstance(inst, dict):
+            self._invalid('malformed_box', record,
+                          f'an instance must be an object, got {inst!r:.100}')
+            return None
         label = inst.get('label', inst.get('bbox_label'))
         if isinstance(label, str):
             if label not in classes:
@@ -154,14 +208,17 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
                               f'label {label!r} is not in classes {classes}')
                 return None
             label = classes.index(label)
-        elif not isinstance(label, int) or not 0 <= label < len(classes):
+        elif isinstance(label, bool) or not isinstance(label, int) or \
+                not 0 <= label < len(classes):
             self._invalid('unknown_category', record,
                           f'label {label!r} is not a class of {classes}')
             return None
         bbox = inst.get('bbox')
-        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or \
+                not all(_is_number(v) for v in bbox):
             self._invalid('malformed_box', record,
-                          f'bbox must be [x1, y1, x2, y2], got {bbox!r}')
+                          'bbox must be [x1, y1, x2, y2] of finite numbers, '
+                          f'got {bbox!r}')
             return None
         x1, y1, x2, y2 = bbox
         if x2 - x1 <= 0 or y2 - y1 <= 0:

@@ -8,12 +8,12 @@ box-annotated: ``has_det_ann=False``.
 import os.path as osp
 from typing import Dict, List, Optional
 
-import mmengine
 from mmpretrain.datasets import COCOVQA, GQA
 
 from mmmrmllm.registry import DATASETS
 
 from .base import DataRecordError, DropCountMixin, chunk_questions
+from .formats import load_json
 
 
 def _vqa_only_sample(img_path: str, img_id, questions: List[dict]) -> dict:
@@ -70,14 +70,16 @@ class VQAv2Dataset(DropCountMixin, COCOVQA):
                 annotation, or (unless ``skip_invalid``) a question for an
                 image that is not in the image folder.
         """
-        questions = mmengine.load(self.question_file).get('questions')
+        content = load_json(self.question_file, 'question file')
+        questions = content.get('questions') if isinstance(
+            content, dict) else None
         if not questions:
             raise DataRecordError(f'{self.question_file}: no questions')
         anns: Dict[int, dict] = {}
         if self.ann_file:
             anns = {
                 a['question_id']: a
-                for a in mmengine.load(self.ann_file)['annotations']
+                for a in load_json(self.ann_file)['annotations']
             }
         image_index = self._create_image_index()
         groups: Dict[int, List[dict]] = {}
@@ -141,7 +143,7 @@ class GQADataset(DropCountMixin, GQA):
 
     def load_data_list(self) -> List[dict]:
         """Group the questions of each image."""
-        annotations = mmengine.load(self.ann_file)
+        annotations = load_json(self.ann_file)
         if not annotations:
             raise DataRecordError(f'{self.ann_file}: no questions')
         if isinstance(annotations, dict):

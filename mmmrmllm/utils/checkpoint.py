@@ -33,7 +33,8 @@ def checkpoint_state_dict(checkpoint: Mapping) -> Mapping:
     return {re.sub(r'^module\.', '', k): v for k, v in state.items()}
 
 
-def _read(path: str) -> Mapping:
+def read_checkpoint(path: str) -> Mapping:
+    """Load a checkpoint file memory-mapped, through the safe loader."""
     from .compat import load_checkpoint_file
     try:
         return load_checkpoint_file(path, map_location='cpu', mmap=True)
@@ -83,7 +84,7 @@ def check_checkpoint_matches(model: nn.Module,
     if isinstance(checkpoint, str):
         name = name or checkpoint
         try:
-            checkpoint = _read(checkpoint)
+            checkpoint = read_checkpoint(checkpoint)
         except FileNotFoundError:
             raise
         except Exception as err:  # not a torch file, truncated, ...
@@ -130,13 +131,21 @@ def load_matching_checkpoint(model: nn.Module,
         _load_checkpoint,
         _load_checkpoint_to_model,
     )
-    checkpoint = _load_checkpoint(path, map_location='cpu')
+    try:
+        checkpoint = _load_checkpoint(path, map_location='cpu')
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # zero bytes, truncated, not a torch file
+        first = (str(err).strip().splitlines() or [''])[0]
+        raise CheckpointMismatchError(
+            f'cannot read checkpoint {path}: {type(err).__name__}: '
+            f'{first}') from err
     check_checkpoint_matches(model, checkpoint, min_fraction, name=path)
     _load_checkpoint_to_model(model, checkpoint, strict=False)
     return checkpoint
 
 
 __all__ = [
-    'CheckpointMismatchError', 'check_checkpoint_matches',
+    'read_checkpoint', 'CheckpointMismatchError', 'check_checkpoint_matches',
     'checkpoint_state_dict', 'load_matching_checkpoint'
 ]

@@ -13,6 +13,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
+from mmmrmllm.utils.errors import PromptTooLongError
 
 from .byte_tokenizer import BYTE_TOKENIZER, build_byte_tokenizer
 
@@ -289,7 +290,7 @@ class LLMHead(BaseModule):
                        f'context {self.max_length})')
                 msg += f': {q[:80]!r}'
                 if self.too_long == 'error':
-                    raise ValueError(msg + " (too_long='error')")
+                    raise PromptTooLongError(msg + " (too_long='error')")
                 self.num_skipped_questions += 1
                 print_log(
                     f'{msg}; question skipped ({self.num_skipped_questions} '
