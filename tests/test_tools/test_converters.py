@@ -43,7 +43,7 @@ def test_vqav2(tmp_path):
     counts = tool.convert_vqav2(
         str(tmp_path / 'q.json'), str(out), str(tmp_path / 'a.json'),
         'val2014/COCO_val2014_{image_id:012d}.jpg')
-    assert counts == dict(images=2, questions=3)
+    assert counts == dict(images=2, questions=3, skipped=0)
     ds = read_back(out)
     first = ds.get_data_info(0)
     assert first['img_id'] == 9
@@ -67,7 +67,8 @@ def test_gqa(tmp_path):
     }))
     out = tmp_path / 'out.json'
     assert tool.convert_gqa(str(tmp_path / 'g.json'), str(out),
-                            'images/{image}') == dict(images=1, questions=2)
+                            'images/{image}') == dict(images=1, questions=2,
+                                                    skipped=0)
     sample = read_back(out).get_data_info(0)
     assert sample['img_path'] == 'images/n5.jpg'
     assert sample['question_types'] == ['verify', 'query']
@@ -95,7 +96,8 @@ def test_llava(tmp_path):
     ]))
     out = tmp_path / 'out.json'
     counts = tool.convert_llava(str(tmp_path / 'l.json'), str(out))
-    assert counts == dict(images=1, questions=3, skipped_text_only=1)
+    assert counts == dict(images=1, questions=3, skipped_text_only=1,
+                          skipped=0)
     sample = read_back(out).get_data_info(0)
     assert sample['questions'] == ['What is shown?', 'What colour?',
                                    'Is it moving?']

@@ -10,53 +10,71 @@ Example:
         --in llava_instruct_150k.json --out data/llava/instruct_mrmllm.json
 """
 import argparse
-import json
 
+from mmmrmllm.datasets.converting import RecordSkipper, write_json
 from mmmrmllm.datasets.formats import (
+    FormatError,
     conversations_to_questions,
     group_by_image,
+    load_json,
 )
+from mmmrmllm.utils.errors import exit_on_user_error
 
 
-def convert_llava(in_file: str, out_file: str) -> dict:
+def convert_llava(in_file: str, out_file: str,
+                  skip_invalid: bool = False) -> dict:
     """Convert a LLaVA file to the documented format.
 
     Records without an image (text-only conversations) are skipped and
-    counted.
+    counted. A malformed record stops the conversion with a message naming
+    it, or with ``skip_invalid`` is skipped and counted.
 
     Returns:
-        dict: ``images``, ``questions`` and ``skipped_text_only`` counts.
+        dict: ``images``, ``questions``, ``skipped_text_only`` and
+        ``skipped`` (malformed) counts.
     """
-    with open(in_file) as f:
-        records = json.load(f)
-    with_image = [r for r in records if r.get('image')]
+    skipper = RecordSkipper(in_file, skip_invalid)
+    records = load_json(in_file)
+    if not isinstance(records, list):
+        raise FormatError(f'{in_file}: expected a list of LLaVA records')
+    with_image = [r for r in records
+                  if isinstance(r, dict) and r.get('image')]
+    text_only = sum(isinstance(r, dict) and not r.get('image')
+                    for r in records)
+    for k, r in enumerate(records):
+        if not isinstance(r, dict):
+            with skipper.record(f'record {k}'):
+                raise TypeError(f'expected an object, got {r!r:.80}')
     out = []
-    num_questions = 0
     for image, raws in group_by_image(with_image).items():
         questions = []
         for raw in raws:
-            questions.extend(
-                conversations_to_questions(raw['conversations'],
-                                           raw.get('id', image)))
-        num_questions += len(questions)
-        out.append(dict(image=image, questions=questions))
-    with open(out_file, 'w') as f:
-        json.dump(dict(metainfo={}, data_list=out), f)
+            with skipper.record(f'record {raw.get("id", image)!r}'):
+                questions.extend(
+                    conversations_to_questions(raw.get('conversations'),
+                                               raw.get('id', image)))
+        if questions:
+            out.append(dict(image=image, questions=questions))
+    write_json(out_file, dict(metainfo={}, data_list=out))
     return dict(
         images=len(out),
-        questions=num_questions,
-        skipped_text_only=len(records) - len(with_image))
-
+        questions=sum(len(r['questions']) for r in out),
+        skipped_text_only=text_only,
+        skipped=skipper.skipped)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--in', dest='in_file', required=True)
     parser.add_argument('--out', required=True)
+    parser.add_argument('--skip-invalid', action='store_true',
+                        help='skip and count malformed records')
     args = parser.parse_args()
-    counts = convert_llava(args.in_file, args.out)
+    counts = exit_on_user_error(
+        lambda: convert_llava(args.in_file, args.out, args.skip_invalid))
     print(f'wrote {args.out}: {counts["images"]} images, '
           f'{counts["questions"]} questions; skipped '
-          f'{counts["skipped_text_only"]} text-only records')
+          f'{counts["skipped_text_only"]} text-only and '
+          f'{counts["skipped"]} malformed records')
 
 
 if __name__ == '__main__':

@@ -9,15 +9,19 @@ Example:
         --out data/vqav2/val_mrmllm.json
 """
 import argparse
-import json
 from typing import Optional
+
+from mmmrmllm.datasets.converting import RecordSkipper, write_json
+from mmmrmllm.datasets.formats import FormatError, load_json
+from mmmrmllm.utils.errors import exit_on_user_error
 
 
 def convert_vqav2(question_file: str,
                   out_file: str,
                   ann_file: Optional[str] = None,
                   image_pattern: str = 'COCO_{image_id:012d}.jpg',
-                  type_key: str = 'answer_type') -> dict:
+                  type_key: str = 'answer_type',
+                  skip_invalid: bool = False) -> dict:
     """Convert VQAv2 to the documented format.
 
     Args:
@@ -27,38 +31,55 @@ def convert_vqav2(question_file: str,
             it questions have no answers (test split).
         image_pattern (str): Image path from ``image_id``.
         type_key (str): Annotation field used as question type.
+        skip_invalid (bool): Skip and count bad questions instead of
+            stopping at the first.
 
     Returns:
-        dict: ``images`` and ``questions`` counts.
+        dict: ``images``, ``questions`` and ``skipped`` counts.
     """
-    with open(question_file) as f:
-        questions = json.load(f)['questions']
+    skipper = RecordSkipper(question_file, skip_invalid)
+    content = load_json(question_file, 'question file')
+    if not isinstance(content, dict) or not isinstance(
+            content.get('questions'), list):
+        raise FormatError(f'{question_file}: expected {{"questions": '
+                          '[...]}}, the VQAv2 question format')
+    questions = content['questions']
     anns = {}
     if ann_file:
-        with open(ann_file) as f:
-            anns = {a['question_id']: a for a in json.load(f)['annotations']}
+        content = load_json(ann_file)
+        if not isinstance(content, dict) or not isinstance(
+                content.get('annotations'), list):
+            raise FormatError(f'{ann_file}: expected {{"annotations": '
+                              '[...]}}, the VQAv2 annotation format')
+        ann_skipper = RecordSkipper(ann_file, skip_invalid)
+        for k, a in enumerate(content['annotations']):
+            with ann_skipper.record(f'annotation {k}'):
+                anns[a['question_id']] = a
+        skipper.counts.update(ann_skipper.counts)
     records = {}
-    for q in questions:
-        ann = anns.get(q['question_id'])
-        if ann_file and ann is None:
-            raise ValueError(f'{ann_file}: question {q["question_id"]} has '
-                             'no annotation')
-        entry = dict(id=q['question_id'], question=q['question'])
-        if ann is not None:
-            entry['answers'] = [a['answer'] for a in ann['answers']]
-            entry['type'] = ann.get(type_key, '')
-        image_id = q['image_id']
-        record = records.setdefault(
-            image_id,
-            dict(
-                image=image_pattern.format(image_id=image_id),
-                image_id=image_id,
-                questions=[]))
-        record['questions'].append(entry)
-    with open(out_file, 'w') as f:
-        json.dump(dict(metainfo={}, data_list=list(records.values())), f)
-    return dict(images=len(records), questions=len(questions))
-
+    for k, q in enumerate(questions):
+        qid = q.get('question_id', k) if isinstance(q, dict) else k
+        name = f'question {qid}'
+        with skipper.record(name):
+            ann = anns.get(q['question_id'])
+            if ann_file and ann is None:
+                raise ValueError(f'no annotation in {ann_file}')
+            if not isinstance(q['question'], str) or not q['question']:
+                raise ValueError(f'question text {q["question"]!r}')
+            entry = dict(id=q['question_id'], question=q['question'])
+            if ann is not None:
+                entry['answers'] = [str(a['answer']) for a in ann['answers']]
+                entry['type'] = ann.get(type_key, '')
+            image_id = q['image_id']
+            image = image_pattern.format(image_id=image_id)
+            record = records.setdefault(
+                image_id, dict(image=image, image_id=image_id, questions=[]))
+            record['questions'].append(entry)
+    write_json(out_file, dict(metainfo={}, data_list=list(records.values())))
+    return dict(
+        images=len(records),
+        questions=sum(len(r['questions']) for r in records.values()),
+        skipped=skipper.skipped)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -68,11 +89,15 @@ def main() -> None:
         '--image-pattern', default='COCO_{image_id:012d}.jpg')
     parser.add_argument('--type-key', default='answer_type')
     parser.add_argument('--out', required=True)
+    parser.add_argument('--skip-invalid', action='store_true',
+                        help='skip and count bad records')
     args = parser.parse_args()
-    counts = convert_vqav2(args.questions, args.out, args.annotations,
-                           args.image_pattern, args.type_key)
+    counts = exit_on_user_error(lambda: convert_vqav2(
+        args.questions, args.out, args.annotations, args.image_pattern,
+        args.type_key, args.skip_invalid))
     print(f'wrote {args.out}: {counts["images"]} images, '
-          f'{counts["questions"]} questions')
+          f'{counts["questions"]} questions; skipped {counts["skipped"]} '
+          'invalid records')
 
 
 if __name__ == '__main__':
