@@ -236,5 +236,10 @@ class MRMLLMInferencer:
                     session.state, [sample], return_prompts=True)
         except ValueError as err:  # e.g. longer than the LLM's context
             raise InputError(' '.join(str(err).split())) from err
+        if sample.metainfo.get('skipped_questions'):
+            # LLMHead(too_long='skip') answered '' instead of failing
+            raise InputError(
+                'The question does not fit the language model\'s context '
+                f'of {self.model.llm.max_length} tokens; ask a shorter one.')
         return dict(answer=answers[0][0], prompt=prompts[0][0],
                     timings=dict(timer.seconds))

@@ -86,7 +86,7 @@ def test_wrong_type_refused_or_counted(tmp_path, case):
     with pytest.raises(DataRecordError) as err:
         build(path)
     msg = str(err.value)
-    assert 'data.json' in msg and "image 2" in msg, msg
+    assert 'data.json' in msg and 'image 2' in msg, msg
     assert needle in msg, msg
     ds = build(path, skip_invalid=True)
     assert ds.drop_counts[reason] == 1, dict(ds.drop_counts)
@@ -104,7 +104,7 @@ def test_same_image_id_with_two_images_is_not_merged(tmp_path):
     third = dict(image='z.jpg', image_id=5,
                  questions=[dict(id='z0', question='what?', answer='x')])
     path = write(tmp_path, [GOOD, other, third])
-    with pytest.raises(DataRecordError, match=r"image 1.*different images"):
+    with pytest.raises(DataRecordError, match=r'image 1.*different images'):
         build(path)
     ds = build(path, skip_invalid=True)
     assert len(ds) == 1 and ds.drop_counts['duplicate_image_id'] == 1

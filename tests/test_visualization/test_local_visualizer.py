@@ -4,8 +4,10 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.structures import InstanceData
 
-from mmmrmllm.visualization.local_visualizer import (MRMLLMVisualizer,
-                                                     to_image_frame)
+from mmmrmllm.visualization.local_visualizer import (
+    MRMLLMVisualizer,
+    to_image_frame,
+)
 
 
 def _sample(boxes, box_type=torch.tensor):
