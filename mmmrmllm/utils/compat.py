@@ -31,10 +31,13 @@ without it (``tests/test_utils/test_compat.py``).
    DDP wrapper without ``device_ids``.
 """
 import os
+import re
 
 import numpy as np
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .errors import UserError
 
 _applied = False
 
@@ -53,6 +56,15 @@ def _checkpoint_safe_globals() -> list:
             if name.endswith('DType')
         ]
     return safe
+
+
+class UnsafeCheckpointError(UserError, RuntimeError):
+    """A checkpoint holds objects the safe loader refuses to unpickle.
+
+    The first line of the message names the file and the object; the
+    PyTorch message follows.
+    """
+    summary_lines = 1
 
 
 def load_checkpoint_file(filename: str, map_location=None,
@@ -74,10 +86,12 @@ def load_checkpoint_file(filename: str, map_location=None,
     except Exception as err:  # UnpicklingError and friends
         if 'Weights only load failed' not in str(err):
             raise
-        raise RuntimeError(
-            f'cannot load checkpoint {filename!r} safely: it contains '
-            'objects outside the allow-list (see the message below). If you '
-            'trust the file, allow the named global with '
+        found = re.search(r'GLOBAL ([\w.]+)', str(err))
+        what = f' ({found.group(1)})' if found else ''
+        raise UnsafeCheckpointError(
+            f'cannot load checkpoint {filename!r} safely: it contains an '
+            f'object outside the allow-list{what}, which could run code. If '
+            'you trust the file, allow the global with '
             '`torch.serialization.add_safe_globals([...])` before loading.'
             f'\n{err}') from None
 

@@ -14,7 +14,12 @@ T = TypeVar('T')
 
 
 class UserError(ValueError):
-    """A problem with the user's input; its message says what to fix."""
+    """A problem with the user's input; its message says what to fix.
+
+    ``summary_lines`` (class attribute): how many lines of the message
+    :func:`one_line` keeps (None: all).
+    """
+    summary_lines = None
 
 
 class PromptTooLongError(UserError):
@@ -33,6 +38,9 @@ def one_line(err: BaseException) -> str:
     traceback in its message; only the original message is kept.
     """
     text = str(err)
+    lines = getattr(err, 'summary_lines', None)
+    if lines:  # the rest is detail (e.g. PyTorch's own message)
+        text = '\n'.join(text.strip().splitlines()[:lines])
     if 'Original Traceback' in text:
         last = [ln for ln in text.strip().splitlines() if ln.strip()][-1]
         # "mmmrmllm.datasets.base.DataRecordError: <message>"

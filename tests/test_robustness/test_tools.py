@@ -97,13 +97,22 @@ def test_resume_from_a_file_without_training_state(ws):
                    'checkpoint', 'load_from')
 
 
-def test_resume_from_a_malicious_pickle_runs_no_code(ws):
-    marker = ws / 'pwned'
-    path = ws / 'evil.pth'
+@pytest.mark.parametrize('entry', ['resume', 'load_from',
+                                   'detector_checkpoint', 'test'])
+def test_a_malicious_pickle_runs_no_code(ws, entry):
+    marker = ws / f'pwned_{entry}'
+    path = ws / f'evil_{entry}.pth'
     torch.save(dict(meta={}, state_dict={}, x=Evil(str(marker))), path)
-    res = run([TRAIN, TINY, '--work-dir', str(ws / 'r2'), '--resume',
-               str(path)], ws)
-    one_error_line(res, 'evil.pth')
+    work = ['--work-dir', str(ws / f'evil_{entry}')]
+    args = dict(
+        resume=[TRAIN, TINY, *work, '--resume', str(path)],
+        load_from=[TRAIN, TINY, *work, '--cfg-options',
+                   f'load_from={path}'],
+        detector_checkpoint=[TRAIN, TINY, *work, '--cfg-options',
+                             f'model.detector_checkpoint={path}'],
+        test=[TEST, TINY, str(path), *work])[entry]
+    res = run(args, ws)
+    one_error_line(res, path.name, 'io.open')
     assert not marker.exists()
 
 
