@@ -239,7 +239,7 @@ class MRMLLMInferencer:
         if sample.metainfo.get('skipped_questions'):
             # LLMHead(too_long='skip') answered '' instead of failing
             raise InputError(
-                'The question does not fit the language model\'s context '
+                "The question does not fit the language model's context "
                 f'of {self.model.llm.max_length} tokens; ask a shorter one.')
         return dict(answer=answers[0][0], prompt=prompts[0][0],
                     timings=dict(timer.seconds))

@@ -16,7 +16,7 @@ from mmmrmllm.registry import MODELS
 from mmmrmllm.utils.part_timer import timed_part
 
 from .data_preprocessors import MRMLLMDataPreprocessor
-from .detectors import build_detector_adapter
+from .detectors import build_detector_adapter, ensure_loop_info
 from .llm import majority_answer
 from .perception import PerceptionFeedback, PerceptionPromptGenerator
 from .perception.gt_perception import GTPerceptionSchedule, corrupt_objects
@@ -532,6 +532,7 @@ class MRMLLM(BaseModel):
             tuple[dict, list[InstanceData] | None]: Losses (empty in
             inference) and per-image results in batch order.
         """
+        ensure_loop_info()
         if not training:
             with timed_part(self, 'detector.head', len(samples)):
                 return {}, self.det_adapter.predict_from_feats(

@@ -25,7 +25,7 @@ FAMILIES = {
     'vfnet': ('vfnet/vfnet_r50_fpn_1x_coco.py', 64),
     'tood': ('tood/tood_r50_fpn_1x_coco.py', 64),
     'autoassign': ('autoassign/autoassign_r50-caffe_fpn_1x_coco.py', 64),
-    'ddod': ('ddod/ddod_r50_fpn_1x_coco.py', 64),
+    'ddod': ('ddod/ddod_r50_fpn_1x_coco.py', 384),
     'foveabox': ('foveabox/fovea_r50_fpn_4xb4-1x_coco.py', 64),
     'fsaf': ('fsaf/fsaf_r50_fpn_1x_coco.py', 64),
     'free_anchor': ('free_anchor/freeanchor_r50_fpn_1x_coco.py', 64),
@@ -100,7 +100,7 @@ def shrink(rel_path: str, num_classes: int = 3) -> dict:
     # untrained heads score below the zoo's thresholds: keep every box
     _small(cfg, 'score_thr', 0)
     for key, value in (('num_queries', 10), ('num_proposals', 10),
-                       ('max_per_img', 20), ('nms_pre', 100),
+                       ('max_per_img', 10), ('nms_pre', 100),
                        ('num_layers', 1), ('num_dn_queries', 8),
                        ('feedforward_channels', 64), ('num', 32),
                        ('pre_topk', 50)):

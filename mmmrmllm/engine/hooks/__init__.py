@@ -1,10 +1,12 @@
 from .answer_logging_hook import AnswerLoggingHook, format_answers
 from .class_check_hook import ClassCheckHook, check_classes
+from .epoch_from_iter_hook import EpochFromIterHook
 from .hf_export_hook import HFExportHook
 from .random_state_hook import RandomStateHook
 from .visualization_hook import MRMLLMVisualizationHook
 
 __all__ = [
-    'AnswerLoggingHook', 'ClassCheckHook', 'check_classes', 'HFExportHook',
+    'AnswerLoggingHook', 'ClassCheckHook', 'check_classes',
+    'EpochFromIterHook', 'HFExportHook',
     'MRMLLMVisualizationHook', 'RandomStateHook', 'format_answers'
 ]

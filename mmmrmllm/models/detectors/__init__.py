@@ -4,9 +4,10 @@ from .adapters import (
                        SingleStageAdapter,
                        TwoStageAdapter,
                        build_detector_adapter,
+                       ensure_loop_info,
 )
 
 __all__ = [
     'BaseDetectorAdapter', 'SingleStageAdapter', 'TwoStageAdapter',
-    'DETRAdapter', 'build_detector_adapter'
+    'DETRAdapter', 'build_detector_adapter', 'ensure_loop_info'
 ]

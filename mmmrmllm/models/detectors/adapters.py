@@ -11,6 +11,7 @@ head a second time for the detections the LLM reads.
 """
 import contextlib
 import copy
+import logging
 from typing import Any, Dict, List, Sequence, Tuple, Type
 
 import torch
@@ -67,8 +68,57 @@ def capture_forward(module: nn.Module):
         handle.remove()
 
 
+@contextlib.contextmanager
+def eval_mode(module: nn.Module):
+    """``module`` in eval mode inside the block (its mode restored after)."""
+    was = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was)
+
+
 def _metas(samples: SampleList) -> List[dict]:
-    return [s.metainfo for s in samples]
+    """The samples' metainfo, with what some heads' decoding reads filled
+    in where a training pipeline does not set it: CenterNet's ``border``
+    (the image's place in a test-time crop; no crop: the whole image)."""
+    metas = []
+    for s in samples:
+        meta = dict(s.metainfo)
+        h, w = meta.get('img_shape', meta.get('batch_input_shape', (0, 0)))
+        meta.setdefault('border', (0, h, 0, w))
+        metas.append(meta)
+    return metas
+
+
+def _with_metas(samples: SampleList) -> SampleList:
+    """Shallow copies of ``samples`` whose metainfo has :func:`_metas`'s
+    defaults (for heads whose ``predict`` reads them)."""
+    out = []
+    for s, meta in zip(samples, _metas(samples)):
+        c = s.clone()
+        c.set_metainfo(meta)
+        out.append(c)
+    return out
+
+
+def ensure_loop_info() -> None:
+    """Give heads that read the training loop what they read.
+
+    Some heads read the loop's position from MMEngine's message hub (TOOD
+    switches its assigner after ``train_cfg.initial_epoch`` epochs). The
+    runner's ``RuntimeInfoHook`` sets ``epoch`` / ``iter``; outside a
+    runner (the benchmark, inference, a user's script, tests) they are
+    missing and such a head fails. Missing values are set to 0 here;
+    values a runner or :class:`~mmmrmllm.engine.hooks.EpochFromIterHook`
+    set are left alone.
+    """
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    for key in ('epoch', 'iter'):
+        if hub.get_info(key) is None:
+            hub.update_info(key, 0)
 
 
 class BaseDetectorAdapter:
@@ -83,6 +133,25 @@ class BaseDetectorAdapter:
 
     def __init__(self, detector: nn.Module) -> None:
         self.detector = detector
+        # False once a head's training outputs proved not decodable
+        self.decodes_training_outputs = True
+
+    def _stop_decoding(self, head: nn.Module, err: Exception) -> None:
+        """Fall back to a second, no-grad head pass for the detections.
+
+        Some heads return other outputs in training than in inference
+        (RepPoints: point sets instead of boxes), so ``predict_by_feat``
+        cannot decode the training forward.
+        """
+        from mmengine.logging import print_log
+        self.decodes_training_outputs = False
+        print_log(
+            f'{type(head).__name__}: its training outputs cannot be '
+            f'decoded ({type(err).__name__}: {str(err)[:120]}); the '
+            'detections the LLM reads come from a second, no-grad head '
+            'pass from now on.',
+            logger='current',
+            level=logging.WARNING)
 
     def extract(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Backbone (+ neck) features.
@@ -160,17 +229,24 @@ class SingleStageAdapter(BaseDetectorAdapter):
 
     def predict_from_feats(self, feats, samples, rescale=True):
         return self.detector.bbox_head.predict(
-            tuple(feats), samples, rescale=rescale)
+            tuple(feats), _with_metas(samples), rescale=rescale)
 
     def loss_and_predict_from_feats(self, feats, samples, rescale=True):
         head = self.detector.bbox_head
         with capture_forward(head) as outs:
             losses = head.loss(tuple(feats), samples)
         with torch.no_grad():
-            results = head.predict_by_feat(
-                *_detach(outs[-1]), batch_img_metas=_metas(samples),
-                rescale=rescale)
-        return losses, results
+            if self.decodes_training_outputs:
+                try:
+                    return losses, head.predict_by_feat(
+                        *_detach(outs[-1]), batch_img_metas=_metas(samples),
+                        rescale=rescale)
+                except (RuntimeError, TypeError, ValueError,
+                        IndexError) as err:
+                    self._stop_decoding(head, err)
+            with eval_mode(head):
+                return losses, self.predict_from_feats(
+                    _detach(feats), samples, rescale)
 
 
 @_register_adapter(TwoStageDetector)
@@ -211,7 +287,9 @@ class TwoStageAdapter(BaseDetectorAdapter):
         no-grad time: in training it sees sampled proposals (and the ground
         truth), not the ranked ones its predictions come from."""
         det = self.detector
-        if not det.with_rpn:
+        if not det.with_rpn or not hasattr(det.rpn_head, 'predict_by_feat'):
+            # no RPN, or one without outputs to decode (Sparse R-CNN's
+            # learned proposals): predict on the same features, no grad
             losses = self.loss_from_feats(feats, samples)
             with torch.no_grad():
                 return losses, self.predict_from_feats(
