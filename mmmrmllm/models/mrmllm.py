@@ -78,13 +78,72 @@ def questions_of(sample: DetDataSample) -> List[str]:
     return list(sample.get('questions', None) or [])
 
 
-def _neck_channels(detector_cfg: dict) -> Optional[int]:
+def _neck_channels(detector_cfg: dict) -> Optional[List[int]]:
+    """Per-level widths of the detector neck, from its config (None when
+    the config does not say: no single ``out_channels`` and ``num_outs``).
+    """
     neck = detector_cfg.get('neck')
     if isinstance(neck, (list, tuple)):
         neck = neck[-1] if neck else None
-    if isinstance(neck, dict) and isinstance(neck.get('out_channels'), int):
-        return neck['out_channels']
+    if not isinstance(neck, dict):
+        return None
+    out = neck.get('out_channels')
+    if isinstance(out, (list, tuple)) and all(
+            isinstance(c, int) for c in out):
+        return list(out)
+    num = neck.get('num_outs')
+    if isinstance(out, int) and isinstance(num, int):
+        return [out] * num
     return None
+
+
+def _drop_mask_branch(det_cfg: dict) -> None:
+    """Remove the mask branch of an instance-segmentation detector config
+    in place (``roi_head.mask_head`` / ``mask_roi_extractor`` and the
+    semantic branch of HTC), logging what was dropped."""
+    roi = det_cfg.get('roi_head')
+    dropped = []
+    if isinstance(roi, dict):
+        for key in ('mask_head', 'mask_roi_extractor', 'semantic_head',
+                    'semantic_roi_extractor'):
+            if roi.pop(key, None) is not None:
+                dropped.append(f'roi_head.{key}')
+        if 'mask_info_flow' in roi:
+            roi['mask_info_flow'] = False
+    MMLogger.get_current_instance().info(
+        f'drop_mask_branch: {det_cfg.get("type")} built without '
+        f'{", ".join(dropped) or "a mask branch (it has none)"}; it trains '
+        'and predicts boxes only')
+
+
+@torch.no_grad()
+def probe_neck_channels(detector: nn.Module) -> List[int]:
+    """Per-level widths of a built detector's ``extract_feat`` output, by
+    one eval-mode forward of a blank image (on the meta device when the
+    detector was built there).
+
+    Raises:
+        ValueError: If the forward fails, naming the keys to set instead.
+    """
+    param = next(detector.parameters(), None)
+    device = param.device if param is not None else 'cpu'
+    was_training = detector.training
+    detector.train(False)
+    errors = []
+    try:
+        for size in (256, 512):
+            try:
+                feats = detector.extract_feat(
+                    torch.zeros(1, 3, size, size, device=device))
+                return [int(f.shape[1]) for f in feats]
+            except Exception as err:  # too small an input, ...
+                errors.append(f'{size}px: {type(err).__name__}: {err}')
+    finally:
+        detector.train(was_training)
+    raise ValueError(
+        'cannot read the detector neck widths (a blank-image forward of '
+        f'extract_feat failed: {"; ".join(errors)[:300]}); set '
+        'fusion.perception_dims and feedback.in_channels')
 
 
 @MODELS.register_module()
@@ -157,6 +216,11 @@ class MRMLLM(BaseModel):
             :func:`load_instructblip`; the per-part report of loaded /
             missing / unexpected keys is logged and kept in
             ``self.pretrained_report``.
+        drop_mask_branch (bool): Build an instance-segmentation detector
+            (Mask R-CNN, Cascade Mask R-CNN, HTC, ...) without its mask
+            branch, to train it on box-only data (logged). Without it, such
+            a detector needs ``gt_instances.masks`` in every annotated
+            sample (``LoadAnnotations(with_mask=True)``). Defaults to False.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -185,6 +249,7 @@ class MRMLLM(BaseModel):
                  class_names: Optional[Sequence[str]] = None,
                  generation_cfg: Optional[dict] = None,
                  pretrained_mllm: Optional[str] = None,
+                 drop_mask_branch: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         if mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -206,6 +271,8 @@ class MRMLLM(BaseModel):
                                 f'with a type, got {detector!r}')
             # mmdet reads train_cfg/test_cfg by attribute (ConfigDict).
             det_cfg = ConfigDict(copy.deepcopy(dict(detector)))
+            if drop_mask_branch:
+                _drop_mask_branch(det_cfg)
         joint = mode == 'joint'
         self.mode = mode
         self.use_det_feats_in_fusion = joint and use_det_feats_in_fusion
@@ -256,7 +323,21 @@ class MRMLLM(BaseModel):
                 self.detector.init_weights()
             if detector_checkpoint is not None:
                 self._load_detector(detector_checkpoint)
-        neck_ch = _neck_channels(det_cfg) if det_cfg else None
+        self.neck_channels = None
+        if self.detector is not None and (
+                self.use_det_feats_in_fusion or self.use_feedback):
+            missing = (
+                self.use_det_feats_in_fusion
+                and (fusion or {}).get('perception_dims') is None) or (
+                    self.use_feedback
+                    and (feedback or {}).get('in_channels') is None)
+            if missing:
+                # from the neck config, else from one blank-image forward
+                self.neck_channels = _neck_channels(det_cfg) or \
+                    probe_neck_channels(self.detector)
+        neck_ch = self.neck_channels
+        if neck_ch and len(set(neck_ch)) == 1:
+            neck_ch = neck_ch[0]  # one width: one projection (as before)
 
         self.vision_encoder = self.fusion = self.llm = None
         self.language_projection = self.feedback = None
@@ -287,6 +368,8 @@ class MRMLLM(BaseModel):
             if fb.get('in_channels') is None:
                 fb['in_channels'] = self._need(neck_ch, 'feedback',
                                                'in_channels')
+                if self.neck_channels and fb.get('num_levels') is None:
+                    fb['num_levels'] = len(self.neck_channels)
             fb.setdefault('query_dims', self.fusion.hidden_size)
             self.feedback = MODELS.build(fb)
         if self.use_box_tokens:
@@ -491,7 +574,17 @@ class MRMLLM(BaseModel):
         return emb
 
     def _validate(self, samples: Sequence[DetDataSample]) -> None:
+        with_mask = self.detector is not None and getattr(
+            self.detector, 'with_mask', False)
         for i, s in enumerate(samples):
+            if with_mask and has_det_ann(s) and 'masks' not in s.get(
+                    'gt_instances', {}):
+                raise ValueError(
+                    f'sample {sample_name(s, i)} has boxes but no masks, '
+                    f'and the detector {type(self.detector).__name__} has a '
+                    'mask branch: load masks (LoadAnnotations(with_mask='
+                    'True)) or set model.drop_mask_branch=True to train on '
+                    'boxes only')
             if not has_det_ann(s) and not questions_of(s):
                 raise ValueError(
                     f'sample {sample_name(s, i)} has neither box annotations '

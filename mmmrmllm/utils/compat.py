@@ -1,4 +1,4 @@
-"""Fixes for MMEngine 0.10.7 under current torch.
+"""Fixes for MMEngine 0.10.7 under current torch, and one for mmdet 3.3.
 
 Each fix is applied once, at ``import mmmrmllm``, and has a test that fails
 without it (``tests/test_utils/test_compat.py``).
@@ -23,7 +23,10 @@ without it (``tests/test_utils/test_compat.py``).
    ``max_keep_ckpts=1``, no complete checkpoint at all. Local checkpoints
    are now written to ``<name>.part`` and renamed when complete, and old
    ones are deleted after the new one exists.
-2. Distributed on CPU: the ``pytorch`` launcher calls
+2. mmdet 3.3's ``SSDHead`` cannot predict: ``BaseDenseHead`` reads
+   ``self.loss_cls``, which ``SSDHead`` never sets
+   (open-mmlab/mmdetection#11780). It gets ``loss_cls = None``.
+3. Distributed on CPU: the ``pytorch`` launcher calls
    ``torch.cuda.set_device`` and the default DDP wrapper passes
    ``device_ids``, so ``torchrun`` cannot start on a machine without a GPU.
    :func:`setup_cpu_distributed` initialises a ``gloo`` process group before
@@ -204,6 +207,12 @@ def apply_compat() -> None:
     mm_runner.save_checkpoint = _atomic_save_checkpoint
     _mm_save_with_step = CheckpointHook._save_checkpoint_with_step
     CheckpointHook._save_checkpoint_with_step = _save_checkpoint_with_step
+    # mmdet 3.3: BaseDenseHead's decoding reads ``self.loss_cls``, which
+    # SSDHead never sets (it computes its loss itself), so SSD cannot
+    # predict (open-mmlab/mmdetection#11780, #11305; PR #11524 unmerged)
+    from mmdet.models.dense_heads import SSDHead
+    if 'loss_cls' not in vars(SSDHead):
+        SSDHead.loss_cls = None
     _applied = True
 
 

@@ -17,6 +17,10 @@ SLOW = {'cascade_rcnn', 'ddod', 'mask_rcnn', 'ssd', 'sparse_rcnn', 'yolov3',
         'yolox'}
 
 
+# trained on boxes only here (their masks: test_mask_detector_with_masks)
+MASKS = {'mask_rcnn'}
+
+
 @pytest.fixture(scope='module')
 def tok(tmp_path_factory):
     return make_tokenizer(str(tmp_path_factory.mktemp('tok')))
@@ -34,14 +38,16 @@ def grad_norm(module):
 def test_zoo_family_trains_and_predicts_jointly(family, tok):
     path, size = FAMILIES[family]
     torch.manual_seed(0)
-    model = MODELS.build(mrmllm_cfg(shrink(path), tok))
+    # box-only data: instance-segmentation detectors drop their mask branch
+    model = MODELS.build(mrmllm_cfg(shrink(path), tok,
+                                    drop_mask_branch=family in MASKS))
     assert model.use_feedback and model.use_det_feats_in_fusion
     assert model.use_box_tokens and model.use_perception_prompt
     # the coupling gates start at zero (the detector alone at step 0);
     # open them as training would
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if 'gate' in name.rsplit('.', 1)[-1]:
+            if name.startswith(('feedback.', 'fusion.')) and 'gate' in name:
                 p.fill_(0.1)
     samples = [make_sample(0, size=size), make_sample(1, size=size)]
     # an untrained detector's boxes: predict before the step moves them
@@ -70,3 +76,25 @@ def test_zoo_family_trains_and_predicts_jointly(family, tok):
     losses['lm.loss_lm'].backward()
     assert grad_norm(model.detector) > 0, 'LM loss misses the detector'
 
+
+
+def test_mask_detector_with_masks(tok):
+    """Mask R-CNN as the zoo gives it: box-only samples are refused with
+    the switch to use; samples with masks train the mask branch too."""
+    from mmdet.structures.mask import BitmapMasks
+    path, size = FAMILIES['mask_rcnn']
+    torch.manual_seed(0)
+    model = MODELS.build(mrmllm_cfg(shrink(path), tok))
+    assert model.detector.with_mask
+    samples = [make_sample(0, size=size), make_sample(1, size=size)]
+    model.train()
+    with pytest.raises(ValueError, match='drop_mask_branch=True'):
+        model(**preprocess(model, samples, size=size), mode='loss')
+    for s in samples:
+        masks = torch.zeros(len(s.gt_instances), size, size, dtype=torch.uint8)
+        for k, (x1, y1, x2, y2) in enumerate(s.gt_instances.bboxes.int()):
+            masks[k, y1:y2, x1:x2] = 1
+        s.gt_instances.masks = BitmapMasks(masks.numpy(), size, size)
+    losses = model(**preprocess(model, samples, size=size), mode='loss')
+    assert torch.isfinite(losses['det.loss_mask'])
+    assert 'lm.loss_lm' in losses

@@ -206,3 +206,23 @@ def test_killed_save_leaves_the_previous_checkpoint(tmp_path):
     resumed, hook = _runner(str(work), max_iters=4, resume=True)
     resumed.train()
     assert [r[0] for r in hook.records] == [2, 3]
+
+
+def test_ssd_head_can_predict():
+    """mmdet 3.3's SSDHead has no loss_cls, which decoding reads (#11780)."""
+    from mmdet.models.dense_heads import SSDHead
+    from mmengine.config import ConfigDict
+    head = SSDHead(num_classes=3, in_channels=(8, 8, 8), stacked_convs=0,
+                   anchor_generator=dict(
+                       type='SSDAnchorGenerator', scale_major=False,
+                       input_size=300, basesize_ratio_range=(0.2, 0.9),
+                       strides=[16, 32, 64], ratios=[[2], [2], [2]]),
+                   test_cfg=ConfigDict(nms=dict(type='nms',
+                                                iou_threshold=0.45),
+                                       min_bbox_size=0, score_thr=0.0,
+                                       max_per_img=5))
+    feats = (torch.rand(1, 8, 4, 4), torch.rand(1, 8, 2, 2),
+             torch.rand(1, 8, 1, 1))
+    meta = dict(img_shape=(64, 64), scale_factor=(1.0, 1.0))
+    res = head.predict_by_feat(*head(feats), batch_img_metas=[meta])
+    assert res[0].bboxes.shape[1] == 4 and len(res[0]) > 0

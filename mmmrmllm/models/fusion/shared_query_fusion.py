@@ -68,8 +68,10 @@ class SharedQueryFusion(BaseModule):
 
     Args:
         vision_dims (int): Width of the encoder tokens ``Vf_m``.
-        perception_dims (int, optional): Channels of the detector neck
-            ``Vf_p``. None: no perception features.
+        perception_dims (int | Sequence[int], optional): Channels of the
+            detector neck ``Vf_p``, one per level where the levels differ
+            (each level then gets its own 1x1 projection). None: no
+            perception features.
         num_queries (int): Number of shared queries.
         hidden_size (int): Query width.
         num_layers (int): Number of blocks.
@@ -133,10 +135,21 @@ class SharedQueryFusion(BaseModule):
         self.v_proj = nn.Identity() if self.memory_dims == vision_dims \
             else nn.Linear(vision_dims, self.memory_dims)
         self.perception_dims = perception_dims
+        self.p_level_proj = None
         if perception_dims is not None:
-            self.p_proj = nn.Sequential(
-                nn.Linear(perception_dims, self.memory_dims),
-                nn.LayerNorm(self.memory_dims))
+            widths = list(perception_dims) if isinstance(
+                perception_dims, (list, tuple)) else [perception_dims]
+            if len(set(widths)) == 1:
+                self.p_proj = nn.Sequential(
+                    nn.Linear(widths[0], self.memory_dims),
+                    nn.LayerNorm(self.memory_dims))
+            else:
+                # levels of different widths (YOLOv3, SSD, ...): one 1x1
+                # projection per level to the memory width, as mmdet's
+                # ChannelMapper does, then the shared LayerNorm
+                self.p_level_proj = nn.ModuleList(
+                    nn.Conv2d(c, self.memory_dims, 1) for c in widths)
+                self.p_proj = nn.LayerNorm(self.memory_dims)
             if fusion == 'sum':
                 # Eq. 1's perception term starts switched off (zero gate);
                 # in 'concat' mode the layers' perception gates do this.
@@ -178,6 +191,16 @@ class SharedQueryFusion(BaseModule):
         branch_tokens = []
         branch_masks = []
         if perception_feats is not None and self.perception_dims is not None:
+            if self.p_level_proj is not None:
+                if len(perception_feats) != len(self.p_level_proj):
+                    raise ValueError(
+                        f'{len(perception_feats)} neck levels, but the '
+                        f'fusion was built for perception_dims='
+                        f'{list(self.perception_dims)}')
+                perception_feats = [
+                    proj(f) for proj, f in zip(self.p_level_proj,
+                                               perception_feats)
+                ]
             p = resample_to_grid(perception_feats, valid_hw, pad_hw, grid)
             p = self.p_proj(p)
             if self.fusion == 'sum':

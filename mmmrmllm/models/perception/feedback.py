@@ -1,5 +1,5 @@
 """PerceptionFeedback: the shared queries flow back into the detector."""
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -19,22 +19,35 @@ class PerceptionFeedback(BaseModule):
     keeps the module generic for any detector neck.
 
     Args:
-        in_channels (int): Neck channels C.
+        in_channels (int | Sequence[int]): Neck channels C, or one per
+            level where the levels differ (YOLOv3, SSD, ...): each level
+            then maps to the widest level's width and back through its own
+            linear layers, with a per-level zero gate.
         query_dims (int): Width of the shared queries.
-        num_levels (int): Maximum number of neck levels.
+        num_levels (int): Maximum number of neck levels (the length of
+            ``in_channels`` when that is a list).
         num_heads (int): Attention heads.
         dropout (float): Attention dropout.
         init_cfg (dict, optional): Initialisation config.
     """
 
     def __init__(self,
-                 in_channels: int,
+                 in_channels: Union[int, Sequence[int]],
                  query_dims: int,
                  num_levels: int = 5,
                  num_heads: int = 8,
                  dropout: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        widths = None
+        if isinstance(in_channels, (list, tuple)):
+            widths = [int(c) for c in in_channels]
+            num_levels = len(widths)
+            if len(set(widths)) == 1:
+                in_channels, widths = widths[0], None
+            else:
+                in_channels = max(widths)
+        self.level_widths = widths
         if in_channels % num_heads:
             num_heads = 1
         self.norm = nn.LayerNorm(in_channels)
@@ -46,7 +59,15 @@ class PerceptionFeedback(BaseModule):
             kdim=query_dims,
             vdim=query_dims,
             batch_first=True)
-        self.gate = nn.Parameter(torch.zeros(in_channels))
+        if widths is None:
+            self.gate = nn.Parameter(torch.zeros(in_channels))
+        else:
+            self.level_in = nn.ModuleList(
+                nn.Linear(c, in_channels) for c in widths)
+            self.level_out = nn.ModuleList(
+                nn.Linear(in_channels, c) for c in widths)
+            self.level_gates = nn.ParameterList(
+                nn.Parameter(torch.zeros(c)) for c in widths)
 
     def forward(self, feats: Sequence[Tensor],
                 queries: Tensor) -> Tuple[Tensor, ...]:
@@ -63,20 +84,30 @@ class PerceptionFeedback(BaseModule):
             raise ValueError(f'{len(feats)} neck levels, but PerceptionFeed'
                              f'back was built for {self.level_embed.shape[0]}'
                              ' (num_levels)')
+        if self.level_widths is not None and len(feats) != len(
+                self.level_widths):
+            raise ValueError(f'{len(feats)} neck levels, but PerceptionFeed'
+                             f'back was built for in_channels='
+                             f'{self.level_widths}')
         # every level's pixels in one sequence: one attention call (the
         # pixels attend to the queries independently, so this equals one
         # call per level, with a fraction of the overhead)
-        seqs = [
-            self.norm(x.flatten(2).transpose(1, 2)) + self.level_embed[lvl]
-            for lvl, x in enumerate(feats)
-        ]
+        seqs = []
+        for lvl, x in enumerate(feats):
+            t = x.flatten(2).transpose(1, 2)
+            if self.level_widths is not None:
+                t = self.level_in[lvl](t)
+            seqs.append(self.norm(t) + self.level_embed[lvl])
         delta, _ = self.attn(torch.cat(seqs, dim=1), queries, queries,
                              need_weights=False)
-        delta = self.gate * delta
         out, start = [], 0
-        for x in feats:
+        for lvl, x in enumerate(feats):
             b, c, h, w = x.shape
-            d = delta[:, start:start + h * w].transpose(1, 2)
+            d = delta[:, start:start + h * w]
             start += h * w
-            out.append(x + d.reshape(b, c, h, w))
+            if self.level_widths is None:
+                d = self.gate * d
+            else:
+                d = self.level_gates[lvl] * self.level_out[lvl](d)
+            out.append(x + d.transpose(1, 2).reshape(b, c, h, w))
         return tuple(out)
