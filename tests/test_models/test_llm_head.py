@@ -146,3 +146,39 @@ def test_smollm2_real_weights():
     assert 'paris' in out[0].lower()
     enc, _ = head.encode_image_prompts(['What is 2+2?'], ['4'], 0)
     assert torch.isfinite(head.loss([torch.zeros(0, 576)], enc)['loss'])
+
+
+@pytest.mark.parametrize('arch', ['qwen3', 'gemma3_text', 'phi3'])
+def test_lora_targets_inferred_where_peft_has_no_default(arch, tok_dirs):
+    """peft 0.15 has no LoRA defaults for these model types: the attention
+    projections are found among the linear layers."""
+    from mmmrmllm.models.llm.llm_head import lora_targets
+    model_cfg = dict(model_type=arch, vocab_size=96, hidden_size=32,
+                     intermediate_size=64, num_hidden_layers=1,
+                     num_attention_heads=4, num_key_value_heads=2,
+                     head_dim=8, max_position_embeddings=256,
+                     bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    head = MODELS.build(dict(type='LLMHead', model_cfg=model_cfg,
+                             tokenizer=tok_dirs['bos'], train_mode='lora'))
+    lora_names = {n.split('.lora_')[0].rsplit('.', 1)[-1]
+                  for n, p in head.named_parameters() if p.requires_grad}
+    assert lora_names and lora_names <= {'q_proj', 'k_proj', 'v_proj',
+                                         'o_proj', 'qkv_proj'}, lora_names
+    h = head.hidden_size
+    enc, _ = head.encode_image_prompts(['how many circle ?'], ['two'], 2)
+    head.loss([torch.randn(2, h)], enc)['loss'].backward()
+    # a model type peft knows keeps peft's own default
+    llama = build('llama', tok_dirs)
+    assert lora_targets(llama.model) is None
+
+
+def test_token_id_outside_the_vocabulary_names_the_key(tok_dirs):
+    # Phi-3's config defaults to pad_token_id=32000
+    model_cfg = dict(model_type='phi3', vocab_size=96, hidden_size=32,
+                     intermediate_size=64, num_hidden_layers=1,
+                     num_attention_heads=4, max_position_embeddings=256,
+                     bos_token_id=1, eos_token_id=2)
+    with pytest.raises(ValueError, match=r'model_cfg\.pad_token_id=32000 '
+                       r'is outside the vocabulary \(vocab_size=96\)'):
+        MODELS.build(dict(type='LLMHead', model_cfg=model_cfg,
+                          tokenizer=tok_dirs['bos']))

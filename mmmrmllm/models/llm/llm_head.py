@@ -46,6 +46,59 @@ def majority_answer(answers: Sequence[str]) -> str:
     return max(answers, key=lambda a: counts[a])
 
 
+ATTENTION_PROJECTIONS = ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'qkv_proj',
+                         'query_key_value', 'c_attn', 'Wqkv', 'query',
+                         'key', 'value')
+
+
+def lora_targets(model: torch.nn.Module) -> Optional[List[str]]:
+    """LoRA target modules for ``model``: peft's default for its model
+    type, else the attention projections found among its linear layers
+    (all linear layers but the output head when none has a known name).
+
+    Returns:
+        list[str] | None: Module names for ``LoraConfig``; None when peft
+        has a default for this model type.
+    """
+    from peft.utils.constants import (
+        TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS,
+    )
+    model_type = getattr(model.config, 'model_type', None)
+    if model_type in DEFAULTS:
+        return None
+    linear = sorted({
+        name.rsplit('.', 1)[-1]
+        for name, mod in model.named_modules()
+        if isinstance(mod, torch.nn.Linear)
+    } - {'lm_head'})
+    found = [n for n in ATTENTION_PROJECTIONS if n in linear]
+    targets = found or linear
+    if not targets:
+        raise ValueError(f'cannot find linear layers for LoRA in the '
+                         f'{model_type!r} model; set lora_cfg.target_modules')
+    print_log(f'LoRA: peft has no default for model type {model_type!r}; '
+              f'targeting {targets}', logger='current')
+    return targets
+
+
+def check_token_ids(config) -> None:
+    """Refuse special-token ids outside the vocabulary of a config-built
+    LLM (e.g. Phi-3's default ``pad_token_id=32000`` with a small vocab),
+    naming the key, instead of an assertion deep inside the embedding."""
+    vocab = getattr(config, 'vocab_size', None)
+    if not isinstance(vocab, int):
+        return
+    for key in ('pad_token_id', 'bos_token_id', 'eos_token_id'):
+        value = getattr(config, key, None)
+        ids = value if isinstance(value, (list, tuple)) else [value]
+        bad = [i for i in ids if isinstance(i, int) and not 0 <= i < vocab]
+        if bad:
+            raise ValueError(
+                f'model_cfg.{key}={value} is outside the vocabulary '
+                f'(vocab_size={vocab}) of the {config.model_type!r} model; '
+                f'set model_cfg.{key} to an id below {vocab}')
+
+
 @MODELS.register_module()
 class LLMHead(BaseModule):
     """Any ``AutoModelForCausalLM`` (LLaMA/Vicuna, Qwen2/3, Mistral, GPT-2,
@@ -132,6 +185,7 @@ class LLMHead(BaseModule):
             cfg = dict(model_cfg)
             config = transformers.AutoConfig.for_model(
                 cfg.pop('model_type'), **cfg)
+            check_token_ids(config)
             model = transformers.AutoModelForCausalLM.from_config(
                 config, torch_dtype=dtype)
         else:
@@ -159,6 +213,8 @@ class LLMHead(BaseModule):
             import peft
             lora = dict(r=8, lora_alpha=16, lora_dropout=0.05)
             lora.update(lora_cfg or {})
+            if lora.get('target_modules') is None:
+                lora['target_modules'] = lora_targets(model)
             model = peft.get_peft_model(
                 model, peft.LoraConfig(task_type='CAUSAL_LM', **lora))
         self.model = model
