@@ -314,6 +314,8 @@ class MRMLLM(BaseModel):
         if det_cfg is not None:
             self.detector = self._build_detector(det_cfg)
             self.det_adapter = build_detector_adapter(self.detector)
+            if self.class_names:  # text-conditioned detectors' prompt
+                self.det_adapter.class_names = tuple(self.class_names)
             # Initialise now (some mmdet parameters, e.g. DINO's
             # level_embed, are uninitialised memory until init_weights),
             # so that a checkpoint loaded next is not re-initialised later

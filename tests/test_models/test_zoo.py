@@ -8,7 +8,7 @@ The result per family is listed in docs/model.md.
 import pytest
 import torch
 from tiny_models import make_sample, make_tokenizer, mrmllm_cfg, preprocess
-from zoo import FAMILIES, shrink
+from zoo import FAMILIES, make_tiny_bert, shrink
 
 from mmmrmllm.registry import MODELS
 
@@ -26,6 +26,11 @@ def tok(tmp_path_factory):
     return make_tokenizer(str(tmp_path_factory.mktemp('tok')))
 
 
+@pytest.fixture(scope='module')
+def bert(tmp_path_factory):
+    return make_tiny_bert(str(tmp_path_factory.mktemp('bert')))
+
+
 def grad_norm(module):
     return sum(p.grad.abs().sum().item() for p in module.parameters()
                if p.grad is not None)
@@ -35,11 +40,11 @@ def grad_norm(module):
     pytest.param(f, marks=pytest.mark.slow) if f in SLOW else f
     for f in FAMILIES
 ])
-def test_zoo_family_trains_and_predicts_jointly(family, tok):
+def test_zoo_family_trains_and_predicts_jointly(family, tok, bert):
     path, size = FAMILIES[family]
     torch.manual_seed(0)
     # box-only data: instance-segmentation detectors drop their mask branch
-    model = MODELS.build(mrmllm_cfg(shrink(path), tok,
+    model = MODELS.build(mrmllm_cfg(shrink(path, text_encoder=bert), tok,
                                     drop_mask_branch=family in MASKS))
     assert model.use_feedback and model.use_det_feats_in_fusion
     assert model.use_box_tokens and model.use_perception_prompt
@@ -98,3 +103,40 @@ def test_mask_detector_with_masks(tok):
     losses = model(**preprocess(model, samples, size=size), mode='loss')
     assert torch.isfinite(losses['det.loss_mask'])
     assert 'lm.loss_lm' in losses
+
+
+def test_grounding_dino_adapter_equals_mmdet(tok, bert):
+    """On the same images, the adapter's loss on extracted features equals
+    mmdet's own GroundingDINO.loss with the class names as text, and its
+    predictions equal mmdet's predict."""
+    import copy
+    path, size = FAMILIES['grounding_dino']
+    torch.manual_seed(0)
+    model = MODELS.build(mrmllm_cfg(shrink(path, text_encoder=bert), tok))
+    det, adapter = model.detector, model.det_adapter
+    assert type(adapter).__name__ == 'GroundingDINOAdapter'
+    det.train()
+    data = preprocess(model, [make_sample(0), make_sample(1)])
+    images, samples = data['inputs']['det'], data['data_samples']
+    mm_samples = copy.deepcopy(samples)
+    for s in mm_samples:
+        s.text = ('circle', 'square', 'triangle')
+    torch.manual_seed(1)
+    ref = det.loss(images, mm_samples)
+    torch.manual_seed(1)
+    ours = adapter.loss_from_feats(det.extract_feat(images),
+                                   copy.deepcopy(samples))
+    assert ref.keys() == ours.keys()
+    for key in ref:
+        torch.testing.assert_close(ours[key], ref[key])
+    det.eval()
+    with torch.no_grad():
+        mm_samples = copy.deepcopy(samples)
+        for s in mm_samples:
+            s.text = ('circle', 'square', 'triangle')
+            s.custom_entities = True
+        ref = det.predict(images, mm_samples)
+        ours = adapter.predict_from_feats(det.extract_feat(images), samples)
+    for r, o in zip(ref, ours):
+        torch.testing.assert_close(o.bboxes, r.pred_instances.bboxes)
+        torch.testing.assert_close(o.labels, r.pred_instances.labels)

@@ -39,15 +39,55 @@ FAMILIES = {
     'rtmdet': ('rtmdet/rtmdet_tiny_8xb32-300e_coco.py', 64),
     'ssd': ('ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py', 320),
     'detr': ('detr/detr_r50_8xb2-150e_coco.py', 64),
-    'deformable_detr': ('deformable_detr/deformable-detr_r50_16xb2-50e_coco.py',
-                        64),
+    'deformable_detr': ('deformable_detr/'
+                        'deformable-detr_r50_16xb2-50e_coco.py', 64),
     'conditional_detr': ('conditional_detr/'
                          'conditional-detr_r50_8xb2-50e_coco.py', 64),
     'dab_detr': ('dab_detr/dab-detr_r50_8xb2-50e_coco.py', 64),
     'dino': ('dino/dino-4scale_r50_8xb2-12e_coco.py', 64),
     'sparse_rcnn': ('sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py', 64),
     'mask_rcnn': ('mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', 64),
+    'grounding_dino': ('grounding_dino/'
+                       'grounding_dino_r50_scratch_8xb2_1x_coco.py', 64),
 }
+
+TEXT_WORDS = ('circle square triangle car person dog a the of and . ? , '
+              'object thing').split()
+
+
+def make_tiny_bert(path: str) -> str:
+    """A 1-layer BERT text encoder with a WordPiece tokenizer (the
+    ``tokenizers`` library), saved to ``path`` for Grounding DINO's
+    ``language_model.name`` (no download)."""
+    import os
+
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from tokenizers.processors import TemplateProcessing
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    if osp.isfile(osp.join(path, 'config.json')):
+        return path
+    specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
+    vocab = {t: i for i, t in enumerate(specials + sorted(set(TEXT_WORDS)))}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token='[UNK]'))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = TemplateProcessing(
+        single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B [SEP]',
+        special_tokens=[('[CLS]', vocab['[CLS]']),
+                        ('[SEP]', vocab['[SEP]'])])
+    fast = BertTokenizerFast(tokenizer_object=tok, unk_token='[UNK]',
+                             sep_token='[SEP]', pad_token='[PAD]',
+                             cls_token='[CLS]', mask_token='[MASK]')
+    os.makedirs(path, exist_ok=True)
+    fast.save_pretrained(path)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=32,
+                         num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64,
+                         max_position_embeddings=64),
+              add_pooling_layer=False).save_pretrained(path)
+    return path
 
 
 def zoo_dir() -> str:
@@ -79,9 +119,14 @@ def _small(node, key, value):
             _small(v, key, value)
 
 
-def shrink(rel_path: str, num_classes: int = 3) -> dict:
-    """A zoo detector config, made small (see module doc)."""
+def shrink(rel_path: str, num_classes: int = 3,
+           text_encoder: str = None) -> dict:
+    """A zoo detector config, made small (see module doc);
+    ``text_encoder``: a local BERT directory for text-conditioned
+    detectors (:func:`make_tiny_bert`)."""
     cfg = Config.fromfile(osp.join(zoo_dir(), rel_path)).model.to_dict()
+    if 'language_model' in cfg:
+        cfg['language_model']['name'] = text_encoder
     bb = cfg['backbone']
     bb['init_cfg'] = None
     bb.pop('pretrained', None)
@@ -103,7 +148,7 @@ def shrink(rel_path: str, num_classes: int = 3) -> dict:
                        ('max_per_img', 10), ('nms_pre', 100),
                        ('num_layers', 1), ('num_dn_queries', 8),
                        ('feedforward_channels', 64), ('num', 32),
-                       ('pre_topk', 50)):
+                       ('pre_topk', 50), ('num_cp', 0)):
         _small(cfg, key, value)
     if cfg['type'] == 'SparseRCNN':  # 6 stages -> 2
         roi = cfg['roi_head']

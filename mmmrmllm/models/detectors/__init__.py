@@ -1,6 +1,7 @@
 from .adapters import (
                        BaseDetectorAdapter,
                        DETRAdapter,
+                       GroundingDINOAdapter,
                        SingleStageAdapter,
                        TwoStageAdapter,
                        build_detector_adapter,
@@ -9,5 +10,6 @@ from .adapters import (
 
 __all__ = [
     'BaseDetectorAdapter', 'SingleStageAdapter', 'TwoStageAdapter',
-    'DETRAdapter', 'build_detector_adapter', 'ensure_loop_info'
+    'DETRAdapter', 'GroundingDINOAdapter', 'build_detector_adapter',
+    'ensure_loop_info'
 ]

@@ -383,3 +383,106 @@ def build_detector_adapter(detector: nn.Module) -> BaseDetectorAdapter:
     raise NotImplementedError(
         f'No detector adapter for {name}: it derives from none of '
         f'{supported}.')
+
+
+class GroundingDINOAdapter(DETRAdapter):
+    """Grounding DINO (mmdet's ``GroundingDINO``, the detector of LLMDet):
+    a text-conditioned DINO. The dataset's class names become its text
+    prompt (``'circle . square . triangle'``, mmdet's custom-entities
+    form), so its predicted labels index the classes like any detector's.
+
+    The prompt is the sample's ``text`` where the pipeline set one, else
+    the sample's ``metainfo['classes']``, else :attr:`class_names` (set by
+    the joint model from its ``class_names``).
+    """
+
+    class_names: Tuple[str, ...] = ()
+
+    def _prompt(self, samples: SampleList) -> Tuple[str, ...]:
+        first = samples[0]
+        text = first.get('text', None) or first.metainfo.get('classes') \
+            or self.class_names
+        if not text:
+            raise ValueError(
+                'Grounding DINO needs class names for its text prompt: set '
+                'model.class_names or the dataset metainfo classes')
+        return tuple(text) if not isinstance(text, str) else text
+
+    def _text(self, samples: SampleList):
+        det = self.detector
+        tokenized, caption, tokens_positive, _ = det.get_tokens_and_prompts(
+            self._prompt(samples), True)
+        text_dict = det.language_model([caption] * len(samples))
+        if det.text_feat_map is not None:
+            text_dict['embedded'] = det.text_feat_map(text_dict['embedded'])
+        return tokenized, tokens_positive, text_dict
+
+    def _with_targets(self, samples: SampleList, tokenized, tokens_positive,
+                      text_dict) -> None:
+        """What mmdet's ``GroundingDINO.loss`` adds to the ground truth."""
+        det = self.detector
+        for i, s in enumerate(samples):
+            labels = s.gt_instances.labels
+            _, positive_map = det.get_positive_map(
+                tokenized, [tokens_positive[int(lb)] for lb in labels])
+            positive_map = positive_map.to(labels.device).bool().float()
+            s.gt_instances.positive_maps = positive_map
+            s.gt_instances.text_token_mask = text_dict['text_token_mask'][
+                i].unsqueeze(0).repeat(len(positive_map), 1)
+
+    def _token_positive_map(self, samples: SampleList) -> dict:
+        token_positive_map, _, _, _ = \
+            self.detector.get_tokens_positive_and_prompts(
+                self._prompt(samples), True)
+        return token_positive_map
+
+    def loss_from_feats(self, feats, samples):
+        det = self.detector
+        tokenized, tokens_positive, text_dict = self._text(samples)
+        self._with_targets(samples, tokenized, tokens_positive, text_dict)
+        head_inputs = det.forward_transformer(tuple(feats), text_dict,
+                                              samples)
+        return det.bbox_head.loss(**head_inputs, batch_data_samples=samples)
+
+    def loss_and_predict_from_feats(self, feats, samples, rescale=True):
+        det = self.detector
+        tokenized, tokens_positive, text_dict = self._text(samples)
+        self._with_targets(samples, tokenized, tokens_positive, text_dict)
+        head_inputs = det.forward_transformer(tuple(feats), text_dict,
+                                              samples)
+        with capture_forward(det.bbox_head) as outs:
+            losses = det.bbox_head.loss(
+                **head_inputs, batch_data_samples=samples)
+        cls_scores, bbox_preds = _detach(outs[-1])[:2]
+        dn_meta = head_inputs.get('dn_meta')
+        if dn_meta:
+            num_dn = dn_meta['num_denoising_queries']
+            cls_scores = cls_scores[:, :, num_dn:]
+            bbox_preds = bbox_preds[:, :, num_dn:]
+        with torch.no_grad():
+            results = det.bbox_head.predict_by_feat(
+                cls_scores, bbox_preds, batch_img_metas=_metas(samples),
+                batch_token_positive_maps=[
+                    self._token_positive_map(samples)] * len(samples),
+                rescale=rescale)
+        return losses, results
+
+    def predict_from_feats(self, feats, samples, rescale=True):
+        det = self.detector
+        _, _, text_dict = self._text(samples)
+        samples = _with_metas(samples)
+        positive = self._token_positive_map(samples)
+        for s in samples:
+            s.token_positive_map = positive
+        head_inputs = det.forward_transformer(tuple(feats), text_dict,
+                                              samples)
+        return det.bbox_head.predict(
+            **head_inputs, rescale=rescale, batch_data_samples=samples)
+
+
+def _register_grounding_dino() -> None:
+    from mmdet.models.detectors import GroundingDINO
+    _register_adapter(GroundingDINO)(GroundingDINOAdapter)
+
+
+_register_grounding_dino()
