@@ -101,3 +101,32 @@ def test_resample_ignores_padding():
     level[..., 4:, :] = 1e6  # padding rows
     out = resample_to_grid([level], [(32, 64)], (64, 64), (2, 2))
     torch.testing.assert_close(out, torch.ones(1, 4, 1))
+
+
+@pytest.mark.parametrize('mode', ['sum', 'concat'])
+def test_levels_of_different_widths(mode):
+    """Per-level 1x1 projections (YOLOv3 / SSD necks): every level's
+    features reach the queries once the gates open."""
+    fusion = SharedQueryFusion(vision_dims=32, perception_dims=[8, 16, 24],
+                               fusion=mode, **fusion_cfg())
+    assert len(fusion.p_level_proj) == 3
+    image = torch.randn(2, 17, 32)
+    feats = [torch.randn(2, c, s, s, requires_grad=True)
+             for c, s in ((8, 8), (16, 4), (24, 2))]
+    kw = dict(perception_feats=feats, valid_hw=[(64, 64)] * 2,
+              pad_hw=(64, 64))
+    torch.testing.assert_close(fusion(image, 1, (4, 4), **kw),
+                               fusion(image, 1, (4, 4)))
+    with torch.no_grad():
+        for n, p in fusion.named_parameters():
+            if 'gate' in n:
+                p.fill_(0.5)
+    out = fusion(image, 1, (4, 4), **kw)
+    (out * torch.randn_like(out)).sum().backward()
+    assert all(f.grad.abs().sum() > 0 for f in feats)
+    with pytest.raises(ValueError, match='perception_dims'):
+        fusion(image, 1, (4, 4), **dict(kw, perception_feats=feats[:2]))
+    # one width as a list: the single projection of before
+    one = SharedQueryFusion(vision_dims=32, perception_dims=[16, 16],
+                            **fusion_cfg())
+    assert one.p_level_proj is None

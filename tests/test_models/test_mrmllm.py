@@ -279,15 +279,25 @@ def test_gt_perception_schedule(tok):
 
 def test_explicit_widths_for_a_neck_without_one(tok, monkeypatch):
     """A neck whose config has no single ``out_channels`` (CenterNet's,
-    YOLOv3's): the widths given in the config are used, and only their
-    absence is an error (the check ran even when they were set)."""
+    YOLOv3's): the widths come from one blank-image forward; where that
+    fails, the widths given in the config are used, and only their absence
+    is an error (the check ran even when they were set)."""
     import mmmrmllm.models.mrmllm as mrmllm_module
     monkeypatch.setattr(mrmllm_module, '_neck_channels', lambda cfg: None)
+    probed = MODELS.build(mrmllm_cfg('retinanet', tok))
+    assert probed.neck_channels == [256] * 5
+    assert probed.feedback.level_embed.shape[0] == 5
+
+    def no_forward(detector):
+        raise ValueError('cannot read the detector neck widths (...); set '
+                         'fusion.perception_dims and feedback.in_channels')
+
+    monkeypatch.setattr(mrmllm_module, 'probe_neck_channels', no_forward)
     with pytest.raises(ValueError, match='set fusion.perception_dims'):
         MODELS.build(mrmllm_cfg('retinanet', tok))
     cfg = mrmllm_cfg('retinanet', tok)
     cfg['fusion'] = dict(cfg['fusion'], perception_dims=256)
-    with pytest.raises(ValueError, match='set feedback.in_channels'):
+    with pytest.raises(ValueError, match='feedback.in_channels'):
         MODELS.build(cfg)
     cfg['feedback'] = dict(cfg['feedback'], in_channels=256)
     model = MODELS.build(cfg)

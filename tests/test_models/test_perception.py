@@ -71,3 +71,28 @@ def test_feedback_zero_gate_is_identity():
     q.grad = None
     sum(o.sum() for o in fb(feats, q)).backward()
     assert q.grad.abs().sum() > 0
+
+
+def test_feedback_with_levels_of_different_widths():
+    """YOLOv3 / SSD necks: each level keeps its width; zero gates leave the
+    features untouched, open gates change every level."""
+    from mmmrmllm.models.perception import PerceptionFeedback
+    fb = PerceptionFeedback(in_channels=[8, 16, 32], query_dims=12,
+                            num_heads=4)
+    assert fb.level_embed.shape == (3, 32)
+    feats = [torch.randn(2, c, s, s) for c, s in ((8, 8), (16, 4), (32, 2))]
+    queries = torch.randn(2, 5, 12)
+    out = fb(feats, queries)
+    for x, y in zip(feats, out):
+        assert torch.equal(x, y)
+    with torch.no_grad():
+        for g in fb.level_gates:
+            g.fill_(0.5)
+    out = fb(feats, queries)
+    for x, y in zip(feats, out):
+        assert y.shape == x.shape and not torch.allclose(x, y)
+    with pytest.raises(ValueError, match='in_channels'):
+        fb(feats[:2], queries)
+    # one width given as a list: the one-width module, as before
+    same = PerceptionFeedback(in_channels=[16, 16], query_dims=12)
+    assert same.level_widths is None and hasattr(same, 'gate')
