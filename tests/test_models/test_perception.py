@@ -96,3 +96,18 @@ def test_feedback_with_levels_of_different_widths():
     # one width given as a list: the one-width module, as before
     same = PerceptionFeedback(in_channels=[16, 16], query_dims=12)
     assert same.level_widths is None and hasattr(same, 'gate')
+
+
+def test_gates_can_start_open():
+    from mmmrmllm.models import SharedQueryFusion
+    from mmmrmllm.models.perception import PerceptionFeedback
+    from tiny_models import fusion_cfg
+    fb = PerceptionFeedback(in_channels=16, query_dims=12, gate_init=0.1)
+    assert torch.allclose(fb.gate, torch.full((16, ), 0.1))
+    fb = PerceptionFeedback(in_channels=[8, 16], query_dims=12,
+                            gate_init=0.1)
+    assert all(torch.allclose(g, torch.full_like(g, 0.1))
+               for g in fb.level_gates)
+    fusion = SharedQueryFusion(vision_dims=32, perception_dims=16,
+                               p_gate_init=0.1, **fusion_cfg())
+    assert fusion.p_gate.item() == pytest.approx(0.1)

@@ -64,6 +64,12 @@ VARIANTS = {
     'mrmllm': (dict(), 'full MR-MLLM (+ perception prompt)'),
     'concat_fusion': (dict(fusion=dict(fusion='concat')),
                       'full MR-MLLM, concat fusion variant'),
+    # an attempt to make the coupling work: the gates stay ~1e-3 after
+    # training from zero, so start them open
+    'mrmllm_open_gates': (dict(fusion=dict(p_gate_init=0.1),
+                               feedback=dict(gate_init=0.1)),
+                          'full MR-MLLM, fusion and feedback gates start at '
+                          '0.1 instead of 0'),
 }
 MAIN = ('mrmllm', 'detector_only', 'mllm_only')
 # run order: the main comparison first, then the ablations, then seeds
@@ -150,10 +156,11 @@ def run_one(args, variant, seed):
     cfg = Config.fromfile(CONFIG)
     demo.set_data_root(cfg, args.data_root)
     switches = copy.deepcopy(VARIANTS[variant][0])
-    fusion = switches.pop('fusion', None)
+    nested = {k: switches.pop(k) for k in ('fusion', 'feedback')
+              if k in switches}
     cfg.model.update(switches)
-    if fusion:
-        cfg.model.fusion.update(fusion)
+    for key, value in nested.items():  # update, not replace, the part
+        cfg.model[key].update(value)
     cfg.model.detector_checkpoint = stages['checkpoint']
     cfg.model.llm.name_or_path = stages['hf_model']
     cfg.randomness = dict(seed=seed)

@@ -88,6 +88,9 @@ class SharedQueryFusion(BaseModule):
         attn_dropout (float): Attention dropout.
         hidden_act (str): FFN activation.
         pad_token_id (int): Instruction padding id.
+        p_gate_init (float): Start value of the perception gate ``g``
+            (``fusion='sum'``); 0 (default) starts with the perception term
+            switched off.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -109,6 +112,7 @@ class SharedQueryFusion(BaseModule):
                  attn_dropout: float = 0.1,
                  hidden_act: str = 'gelu',
                  pad_token_id: int = 0,
+                 p_gate_init: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if fusion not in ('sum', 'concat'):
@@ -153,7 +157,7 @@ class SharedQueryFusion(BaseModule):
             if fusion == 'sum':
                 # Eq. 1's perception term starts switched off (zero gate);
                 # in 'concat' mode the layers' perception gates do this.
-                self.p_gate = nn.Parameter(torch.zeros(1))
+                self.p_gate = nn.Parameter(torch.full((1, ), p_gate_init))
 
     def forward(self,
                 visual_tokens: Tensor,

@@ -28,6 +28,8 @@ class PerceptionFeedback(BaseModule):
             ``in_channels`` when that is a list).
         num_heads (int): Attention heads.
         dropout (float): Attention dropout.
+        gate_init (float): Start value of the gate(s); 0 (default) gives
+            the detector exactly its own features at step 0.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -37,6 +39,7 @@ class PerceptionFeedback(BaseModule):
                  num_levels: int = 5,
                  num_heads: int = 8,
                  dropout: float = 0.0,
+                 gate_init: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         widths = None
@@ -60,14 +63,14 @@ class PerceptionFeedback(BaseModule):
             vdim=query_dims,
             batch_first=True)
         if widths is None:
-            self.gate = nn.Parameter(torch.zeros(in_channels))
+            self.gate = nn.Parameter(torch.full((in_channels, ), gate_init))
         else:
             self.level_in = nn.ModuleList(
                 nn.Linear(c, in_channels) for c in widths)
             self.level_out = nn.ModuleList(
                 nn.Linear(in_channels, c) for c in widths)
             self.level_gates = nn.ParameterList(
-                nn.Parameter(torch.zeros(c)) for c in widths)
+                nn.Parameter(torch.full((c, ), gate_init)) for c in widths)
 
     def forward(self, feats: Sequence[Tensor],
                 queries: Tensor) -> Tuple[Tensor, ...]:
