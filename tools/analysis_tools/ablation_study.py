@@ -338,6 +338,12 @@ def report(args):
             f'{k.split(".")[-1] if "layer" not in k else k.split(".")[-2]}'
             f'={v:.4f}' for k, v in sorted(r.get('gates', {}).items())) +
         f' | {r.get("soft_token_spread")} |' for r in results['runs'])
+    # the written analysis (kept by hand next to the numbers it discusses)
+    notes = osp.join(out_dir, 'analysis.md')
+    analysis = ''
+    if osp.isfile(notes):
+        with open(notes) as f:
+            analysis = '\n' + f.read().strip() + '\n'
     text = f"""# Results: does the mutual reinforcement show on CornerShapes?
 
 Produced by `python tools/analysis_tools/ablation_study.py` (resumable;
@@ -361,7 +367,7 @@ Runs done: {len(results["runs"])} of the {planned} planned; compute so far
 {comparisons(results)}
 
 A difference counts only outside one std across seeds.
-
+{analysis}
 ## Rows
 
 | variant | meaning |
