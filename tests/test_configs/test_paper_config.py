@@ -5,6 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmmrmllm.models.detectors import build_detector_adapter
 from mmmrmllm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -59,3 +60,26 @@ def test_missing_weight_locations_are_named(tmp_path):
     with torch.device('meta'), pytest.raises(FileNotFoundError,
                                              match='dino.pth'):
         MODELS.build(cfg)
+
+
+def test_paper_scale_grounding_dino(tmp_path):
+    """The Grounding DINO family at paper scale: mmdet's Swin-T Grounding
+    DINO behind the adapter that makes the class names its prompt (a tiny
+    local BERT stands in for bert-base-uncased)."""
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
+    from zoo import make_tiny_bert
+    cfg = Config.fromfile(osp.join(ROOT, 'configs',
+                                   'mrmllm_grounding_dino_vicuna.py')).model
+    assert cfg.detector.language_model.name == 'checkpoints/bert-base-uncased'
+    assert cfg.detector_checkpoint.endswith('grounding_dino_swin-t_coco.pth')
+    # the detector alone, on the CPU (Swin's drop-path schedule calls
+    # .item(), which the meta device cannot); the rest is the DINO config's
+    cfg.detector.language_model.name = make_tiny_bert(str(tmp_path / 'b'))
+    det = MODELS.build(cfg.detector)
+    assert type(build_detector_adapter(det)).__name__ == \
+        'GroundingDINOAdapter'
+    body = count(det) - count(det.language_model)
+    print(f'Grounding DINO-T without its text encoder: {body / 1e6:.1f} M')
+    # Swin-T (28 M) + DINO's transformer + the text/image fusion layers
+    assert 45e6 < body < 75e6

@@ -99,9 +99,10 @@ def test_feedback_with_levels_of_different_widths():
 
 
 def test_gates_can_start_open():
+    from tiny_models import fusion_cfg
+
     from mmmrmllm.models import SharedQueryFusion
     from mmmrmllm.models.perception import PerceptionFeedback
-    from tiny_models import fusion_cfg
     fb = PerceptionFeedback(in_channels=16, query_dims=12, gate_init=0.1)
     assert torch.allclose(fb.gate, torch.full((16, ), 0.1))
     fb = PerceptionFeedback(in_channels=[8, 16], query_dims=12,
