@@ -125,7 +125,13 @@ def check_start_weights(runner, cfg) -> None:
         check_checkpoint_matches(runner.model, ckpt, name=path)
     else:
         # a start from other weights may leave parts new, but not most
-        check_checkpoint_matches(runner.model, path, min_fraction=0.5)
+        try:
+            check_checkpoint_matches(runner.model, path, min_fraction=0.5)
+        except CheckpointMismatchError as err:
+            raise CheckpointMismatchError(
+                f'{err}; to start only the detector from an mmdet '
+                'checkpoint, set model.detector_checkpoint instead of '
+                'load_from') from err
 
 
 def main():
