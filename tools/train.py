@@ -15,7 +15,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmmrmllm.registry import RUNNERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
-from mmmrmllm.utils.checkpoint import check_checkpoint_matches, read_checkpoint  # noqa: E402
+from mmmrmllm.utils.checkpoint import (  # noqa: E402
+    CheckpointMismatchError,
+    check_checkpoint_matches,
+    read_checkpoint,
+)
 from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
 from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
