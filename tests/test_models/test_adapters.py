@@ -225,3 +225,32 @@ def test_head_runs_once_per_step(targets, passes, tok):
     model.train()
     model(**preprocess(model, samples), mode='loss')
     assert len(decoder) == 1
+
+
+def test_register_an_adapter_for_a_new_detector(tok):
+    """The public extension point: a detector with its own loss (refused
+    before) gets an adapter by a decorator, and the joint model uses it."""
+    from tiny_models import detector_cfg
+
+    from mmmrmllm.models.detectors import (
+        SingleStageAdapter,
+        register_detector_adapter,
+    )
+    from mmmrmllm.models.detectors.adapters import _ADAPTERS
+
+    @register_detector_adapter(OwnLossDetector, force=True)
+    class OwnLossAdapter(SingleStageAdapter):
+        pass
+
+    try:
+        cfg = detector_cfg('retinanet')
+        cfg['type'] = 'OwnLossDetector'
+        model = MODELS.build(mrmllm_cfg(cfg, tok))
+        assert isinstance(model.det_adapter, OwnLossAdapter)
+        with pytest.raises(KeyError, match='already has the adapter'):
+            register_detector_adapter(OwnLossDetector)(OwnLossAdapter)
+        with pytest.raises(TypeError, match='BaseDetectorAdapter'):
+            register_detector_adapter(OwnLossDetector, force=True)(object)
+    finally:
+        # test_detector_without_adapter needs OwnLossDetector refused
+        _ADAPTERS.pop(OwnLossDetector, None)

@@ -6,10 +6,11 @@ from .adapters import (
                        TwoStageAdapter,
                        build_detector_adapter,
                        ensure_loop_info,
+                       register_detector_adapter,
 )
 
 __all__ = [
     'BaseDetectorAdapter', 'SingleStageAdapter', 'TwoStageAdapter',
     'DETRAdapter', 'GroundingDINOAdapter', 'build_detector_adapter',
-    'ensure_loop_info'
+    'ensure_loop_info', 'register_detector_adapter'
 ]

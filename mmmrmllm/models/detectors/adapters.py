@@ -29,14 +29,42 @@ from mmmrmllm.registry import MODELS
 _ADAPTERS: Dict[type, Type['BaseDetectorAdapter']] = {}
 
 
-def _register_adapter(base: type):
+def register_detector_adapter(base: type, force: bool = False):
+    """Class decorator: the adapter for detectors of class ``base`` (and its
+    subclasses that do not override ``loss`` / ``predict``).
+
+    Example::
+
+        @register_detector_adapter(MyDetector)
+        class MyAdapter(BaseDetectorAdapter):
+            def loss_from_feats(self, feats, samples): ...
+            def predict_from_feats(self, feats, samples, rescale=True): ...
+            def loss_and_predict_from_feats(self, feats, samples,
+                                            rescale=True): ...
+
+    The adapter is also registered in ``MODELS`` under its class name.
+
+    Args:
+        base (type): The mmdet detector class it serves.
+        force (bool): Replace an adapter already registered for ``base``.
+    """
 
     def wrap(cls):
+        if not issubclass(cls, BaseDetectorAdapter):
+            raise TypeError(f'{cls.__name__} must subclass '
+                            'BaseDetectorAdapter')
+        if base in _ADAPTERS and not force:
+            raise KeyError(f'{base.__name__} already has the adapter '
+                           f'{_ADAPTERS[base].__name__} (force=True to '
+                           'replace it)')
         cls.detector_base = base
         _ADAPTERS[base] = cls
-        return MODELS.register_module()(cls)
+        return MODELS.register_module(force=force)(cls)
 
     return wrap
+
+
+_register_adapter = register_detector_adapter  # the built-in adapters
 
 
 def _detach(obj: Any) -> Any:
@@ -354,10 +382,12 @@ def build_detector_adapter(detector: nn.Module) -> BaseDetectorAdapter:
     """Pick the adapter of the most specific mmdet base class of
     ``detector``.
 
-    A detector that overrides ``loss``/``predict``/``extract_feat`` below its
-    base class (GLIP, Grounding DINO, distillation or semi-supervised
-    wrappers, ...) computes something the adapter would not mirror, so it is
-    refused with an error naming it.
+    A detector that overrides ``loss``/``predict`` below its base class
+    (GLIP, distillation or semi-supervised wrappers, ...) computes something
+    the adapter would not mirror, so it is refused with an error naming it,
+    unless an adapter is registered for it
+    (:func:`register_detector_adapter`). An ``extract_feat`` override is
+    fine: the adapters call the detector's own ``extract_feat``.
 
     Args:
         detector (nn.Module): An mmdet detector.
