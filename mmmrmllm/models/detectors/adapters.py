@@ -347,17 +347,24 @@ class TwoStageAdapter(BaseDetectorAdapter):
 class DETRAdapter(BaseDetectorAdapter):
     """DETR, Deformable DETR, DINO, Conditional / DAB-DETR, ..."""
 
+    def _head_inputs(self, feats, samples, with_targets: bool = False):
+        """``forward_transformer``'s outputs: the head's inputs."""
+        return self.detector.forward_transformer(tuple(feats), samples)
+
+    def _decode_kwargs(self, samples) -> dict:
+        """Extra arguments of the head's ``predict_by_feat``."""
+        return {}
+
     def loss_from_feats(self, feats, samples):
-        det = self.detector
-        head_inputs = det.forward_transformer(tuple(feats), samples)
-        return det.bbox_head.loss(**head_inputs, batch_data_samples=samples)
+        head_inputs = self._head_inputs(feats, samples, with_targets=True)
+        return self.detector.bbox_head.loss(
+            **head_inputs, batch_data_samples=samples)
 
     def loss_and_predict_from_feats(self, feats, samples, rescale=True):
-        det = self.detector
-        head_inputs = det.forward_transformer(tuple(feats), samples)
-        with capture_forward(det.bbox_head) as outs:
-            losses = det.bbox_head.loss(
-                **head_inputs, batch_data_samples=samples)
+        head = self.detector.bbox_head
+        head_inputs = self._head_inputs(feats, samples, with_targets=True)
+        with capture_forward(head) as outs:
+            losses = head.loss(**head_inputs, batch_data_samples=samples)
         cls_scores, bbox_preds = _detach(outs[-1])[:2]
         dn_meta = head_inputs.get('dn_meta')
         if dn_meta:
@@ -366,15 +373,14 @@ class DETRAdapter(BaseDetectorAdapter):
             cls_scores = cls_scores[:, :, num_dn:]
             bbox_preds = bbox_preds[:, :, num_dn:]
         with torch.no_grad():
-            results = det.bbox_head.predict_by_feat(
+            results = head.predict_by_feat(
                 cls_scores, bbox_preds, batch_img_metas=_metas(samples),
-                rescale=rescale)
+                rescale=rescale, **self._decode_kwargs(samples))
         return losses, results
 
     def predict_from_feats(self, feats, samples, rescale=True):
-        det = self.detector
-        head_inputs = det.forward_transformer(tuple(feats), samples)
-        return det.bbox_head.predict(
+        head_inputs = self._head_inputs(feats, samples)
+        return self.detector.bbox_head.predict(
             **head_inputs, rescale=rescale, batch_data_samples=samples)
 
 
@@ -461,53 +467,34 @@ class GroundingDINOAdapter(DETRAdapter):
                 i].unsqueeze(0).repeat(len(positive_map), 1)
 
     def _token_positive_map(self, samples: SampleList) -> dict:
-        token_positive_map, _, _, _ = \
-            self.detector.get_tokens_positive_and_prompts(
-                self._prompt(samples), True)
-        return token_positive_map
+        """Class index + 1 -> the prompt's token positions (tokenised once
+        per prompt, not once per step)."""
+        prompt = self._prompt(samples)
+        cache = self.__dict__.setdefault('_positive_maps', {})
+        if prompt not in cache:
+            cache[prompt] = self.detector.get_tokens_positive_and_prompts(
+                prompt, True)[0]
+        return cache[prompt]
 
-    def loss_from_feats(self, feats, samples):
-        det = self.detector
+    def _head_inputs(self, feats, samples, with_targets: bool = False):
         tokenized, tokens_positive, text_dict = self._text(samples)
-        self._with_targets(samples, tokenized, tokens_positive, text_dict)
-        head_inputs = det.forward_transformer(tuple(feats), text_dict,
-                                              samples)
-        return det.bbox_head.loss(**head_inputs, batch_data_samples=samples)
+        if with_targets:
+            self._with_targets(samples, tokenized, tokens_positive,
+                               text_dict)
+        return self.detector.forward_transformer(tuple(feats), text_dict,
+                                                 samples)
 
-    def loss_and_predict_from_feats(self, feats, samples, rescale=True):
-        det = self.detector
-        tokenized, tokens_positive, text_dict = self._text(samples)
-        self._with_targets(samples, tokenized, tokens_positive, text_dict)
-        head_inputs = det.forward_transformer(tuple(feats), text_dict,
-                                              samples)
-        with capture_forward(det.bbox_head) as outs:
-            losses = det.bbox_head.loss(
-                **head_inputs, batch_data_samples=samples)
-        cls_scores, bbox_preds = _detach(outs[-1])[:2]
-        dn_meta = head_inputs.get('dn_meta')
-        if dn_meta:
-            num_dn = dn_meta['num_denoising_queries']
-            cls_scores = cls_scores[:, :, num_dn:]
-            bbox_preds = bbox_preds[:, :, num_dn:]
-        with torch.no_grad():
-            results = det.bbox_head.predict_by_feat(
-                cls_scores, bbox_preds, batch_img_metas=_metas(samples),
-                batch_token_positive_maps=[
-                    self._token_positive_map(samples)] * len(samples),
-                rescale=rescale)
-        return losses, results
+    def _decode_kwargs(self, samples) -> dict:
+        return dict(batch_token_positive_maps=[
+            self._token_positive_map(samples)] * len(samples))
 
     def predict_from_feats(self, feats, samples, rescale=True):
-        det = self.detector
-        _, _, text_dict = self._text(samples)
+        # the head's predict reads each sample's token_positive_map
         samples = _with_metas(samples)
         positive = self._token_positive_map(samples)
         for s in samples:
             s.token_positive_map = positive
-        head_inputs = det.forward_transformer(tuple(feats), text_dict,
-                                              samples)
-        return det.bbox_head.predict(
-            **head_inputs, rescale=rescale, batch_data_samples=samples)
+        return super().predict_from_feats(feats, samples, rescale)
 
 
 def _register_grounding_dino() -> None:
