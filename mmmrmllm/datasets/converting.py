@@ -62,4 +62,14 @@ def write_json(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ['RecordSkipper', 'write_json']
+def write_records(path: str, records: dict, skipper: RecordSkipper) -> dict:
+    """Write per-image records (key -> ``{image, questions, ...}``) in the
+    documented format and return the counts a converter reports."""
+    write_json(path, dict(metainfo={}, data_list=list(records.values())))
+    return dict(
+        images=len(records),
+        questions=sum(len(r['questions']) for r in records.values()),
+        skipped=skipper.skipped)
+
+
+__all__ = ['RecordSkipper', 'write_json', 'write_records']

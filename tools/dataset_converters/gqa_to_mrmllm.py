@@ -8,7 +8,7 @@ Example:
 """
 import argparse
 
-from mmmrmllm.datasets.converting import RecordSkipper, write_json
+from mmmrmllm.datasets.converting import RecordSkipper, write_records
 from mmmrmllm.datasets.formats import FormatError, load_json
 from mmmrmllm.utils.errors import exit_on_user_error
 
@@ -62,11 +62,7 @@ def convert_gqa(question_file: str,
             record = records.setdefault(
                 q['image'], dict(image=image, questions=[]))
             record['questions'].append(entry)
-    write_json(out_file, dict(metainfo={}, data_list=list(records.values())))
-    return dict(
-        images=len(records),
-        questions=sum(len(r['questions']) for r in records.values()),
-        skipped=skipper.skipped)
+    return write_records(out_file, records, skipper)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])

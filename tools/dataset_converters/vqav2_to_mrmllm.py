@@ -11,7 +11,7 @@ Example:
 import argparse
 from typing import Optional
 
-from mmmrmllm.datasets.converting import RecordSkipper, write_json
+from mmmrmllm.datasets.converting import RecordSkipper, write_records
 from mmmrmllm.datasets.formats import FormatError, load_json
 from mmmrmllm.utils.errors import exit_on_user_error
 
@@ -75,11 +75,7 @@ def convert_vqav2(question_file: str,
             record = records.setdefault(
                 image_id, dict(image=image, image_id=image_id, questions=[]))
             record['questions'].append(entry)
-    write_json(out_file, dict(metainfo={}, data_list=list(records.values())))
-    return dict(
-        images=len(records),
-        questions=sum(len(r['questions']) for r in records.values()),
-        skipped=skipper.skipped)
+    return write_records(out_file, records, skipper)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
