@@ -74,11 +74,9 @@ detector = dict(
         type='GroundingDINOHead',
         num_classes=num_classes,
         contrastive_cfg=dict(max_text_len=256, log_scale=0.0, bias=False)),
+    # DINO's matching, with the binary focal cost of a contrastive head
     train_cfg=dict(
         assigner=dict(
-            type='HungarianAssigner',
-            match_costs=[
-                dict(type='BinaryFocalLossCost', weight=2.0),
-                dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
-                dict(type='IoUCost', iou_mode='giou', weight=2.0)
-            ])))
+            dino['train_cfg']['assigner'],
+            match_costs=[dict(type='BinaryFocalLossCost', weight=2.0)] +
+            dino['train_cfg']['assigner']['match_costs'][1:])))
