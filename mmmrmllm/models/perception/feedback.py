@@ -103,14 +103,16 @@ class PerceptionFeedback(BaseModule):
             seqs.append(self.norm(t) + self.level_embed[lvl])
         delta, _ = self.attn(torch.cat(seqs, dim=1), queries, queries,
                              need_weights=False)
+        if self.level_widths is None:
+            # one product over all levels: the gate's gradient is one sum,
+            # as before per-level widths existed (bit-identical training)
+            delta = self.gate * delta
         out, start = [], 0
         for lvl, x in enumerate(feats):
             b, c, h, w = x.shape
             d = delta[:, start:start + h * w]
             start += h * w
-            if self.level_widths is None:
-                d = self.gate * d
-            else:
+            if self.level_widths is not None:
                 d = self.level_gates[lvl] * self.level_out[lvl](d)
             out.append(x + d.transpose(1, 2).reshape(b, c, h, w))
         return tuple(out)
