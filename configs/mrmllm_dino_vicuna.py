@@ -68,7 +68,7 @@ vicuna_7b = dict(
 
 model = dict(
     type=MRMLLM,
-    mode='joint',
+    variant='joint',
     detector=detector,
     detector_checkpoint=dino_checkpoint,
     pretrained_mllm=instructblip_dir,
@@ -91,7 +91,7 @@ model = dict(
         intermediate_size=3072,
         cross_attention_frequency=2,
         vocab_size=30523,
-        fusion='sum'),
+        perception_merge='sum'),
     feedback=dict(type=PerceptionFeedback, num_levels=4, num_heads=8),
     perception_encoder=dict(type=PerceptionEncoder, embed_dims=256),
     prompt_generator=dict(

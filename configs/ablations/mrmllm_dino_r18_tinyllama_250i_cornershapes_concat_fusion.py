@@ -5,4 +5,4 @@ from mmengine.config import read_base
 with read_base():
     from ..mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: E501,F401,F403
 
-model.fusion.update(fusion='concat')  # noqa: F405
+model.fusion.update(perception_merge='concat')  # noqa: F405

@@ -5,7 +5,7 @@ from mmengine.config import read_base
 with read_base():
     from ..mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403
 
-model.update(mode='detector_only')  # noqa: F405
+model.update(variant='detector_only')  # noqa: F405
 
 # no LLM: the box metrics only (the VQA metric needs answers)
 val_evaluator.metrics = val_evaluator.metrics[:2]  # noqa: F405

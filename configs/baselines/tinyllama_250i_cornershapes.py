@@ -5,7 +5,7 @@ from mmengine.config import read_base
 with read_base():
     from ..mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403
 
-model.update(mode='mllm_only')  # noqa: F405
+model.update(variant='mllm_only')  # noqa: F405
 
 # no detector: the VQA metric only (the box metrics need predictions)
 from mmengine.evaluator import Evaluator  # noqa: E402

@@ -14,7 +14,7 @@ with read_base():
 
 max_iters = 250
 model.update(  # noqa: F405
-    mode='detector_only', class_names=['circle', 'square', 'triangle'])
+    variant='detector_only', class_names=['circle', 'square', 'triangle'])
 train_dataloader = dict(
     batch_size=8,
     num_workers=0,

@@ -22,7 +22,7 @@ from .perception import PerceptionFeedback, PerceptionPromptGenerator
 from .perception.gt_perception import GTPerceptionSchedule, corrupt_objects
 from .utils.pretrained import load_instructblip
 
-MODES = ('joint', 'detector_only', 'mllm_only')
+VARIANTS = ('joint', 'detector_only', 'mllm_only')
 
 
 class Detections(NamedTuple):
@@ -171,7 +171,7 @@ class MRMLLM(BaseModel):
     Args:
         detector (dict, optional): A plain mmdet detector config (its
             ``data_preprocessor`` becomes the detector view's). None only
-            with ``mode='mllm_only'``.
+            with ``variant='mllm_only'``.
         detector_checkpoint (str, optional): mmdet checkpoint for it.
         vision_encoder (dict, optional): e.g. :class:`HFVisionEncoder`.
         fusion (dict, optional): :class:`SharedQueryFusion` kwargs;
@@ -186,7 +186,9 @@ class MRMLLM(BaseModel):
             config; ``det`` defaults to the detector's own.
         lambda_det (float): Detection-loss weight.
         lambda_lm (float): LM-loss weight.
-        mode (str): ``'joint'``, ``'detector_only'`` or ``'mllm_only'``.
+        variant (str): Which parts are built: ``'joint'`` (MR-MLLM),
+            ``'detector_only'`` or ``'mllm_only'`` (the baselines). (Not
+            MMEngine's forward ``mode``: loss / predict / tensor.)
         use_det_feats_in_fusion (bool): Detector features in the fusion
             memory (Eq. 1).
         use_feedback (bool): Shared queries back into the detector.
@@ -236,7 +238,7 @@ class MRMLLM(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  lambda_det: float = 1.0,
                  lambda_lm: float = 1.0,
-                 mode: str = 'joint',
+                 variant: str = 'joint',
                  use_det_feats_in_fusion: bool = True,
                  use_feedback: bool = True,
                  use_box_tokens: bool = True,
@@ -251,17 +253,19 @@ class MRMLLM(BaseModel):
                  pretrained_mllm: Optional[str] = None,
                  drop_mask_branch: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        if mode not in MODES:
-            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+        mode = variant
+        if mode not in VARIANTS:
+            raise ValueError(
+                f'variant must be one of {VARIANTS}, got {mode!r}')
         if detection_source not in ('pred', 'gt'):
             raise ValueError(f'unknown detection_source {detection_source!r}')
         if mode != 'mllm_only' and detector is None:
-            raise ValueError(f'mode={mode!r} needs a detector config')
+            raise ValueError(f'variant={mode!r} needs a detector config')
         if mode != 'detector_only':
             for key, val in (('vision_encoder', vision_encoder),
                              ('fusion', fusion), ('llm', llm)):
                 if val is None:
-                    raise ValueError(f'mode={mode!r} needs {key}')
+                    raise ValueError(f'variant={mode!r} needs {key}')
         if mode == 'mllm_only':
             detector = None
         det_cfg = None
@@ -274,7 +278,7 @@ class MRMLLM(BaseModel):
             if drop_mask_branch:
                 _drop_mask_branch(det_cfg)
         joint = mode == 'joint'
-        self.mode = mode
+        self.variant = mode
         self.use_det_feats_in_fusion = joint and use_det_feats_in_fusion
         self.use_feedback = joint and use_feedback
         self.use_box_tokens = joint and use_box_tokens
@@ -395,7 +399,7 @@ class MRMLLM(BaseModel):
         if pretrained_mllm is not None:
             if mode == 'detector_only':
                 raise ValueError('pretrained_mllm needs the MLLM parts; '
-                                 "mode='detector_only' has none")
+                                 "variant='detector_only' has none")
             if not os.path.exists(pretrained_mllm):
                 raise FileNotFoundError(
                     f'pretrained_mllm {pretrained_mllm!r} not found (a local '
@@ -751,7 +755,7 @@ class MRMLLM(BaseModel):
         if self.detector is not None:
             with timed_part(self, 'detector.extract', n):
                 feats = tuple(self.det_adapter.extract(inputs['det']))
-        if self.mode == 'detector_only':
+        if self.variant == 'detector_only':
             if training or outputs:
                 losses, results = self._det_pass(
                     feats, samples, training, not training, rescale)
@@ -871,7 +875,7 @@ class MRMLLM(BaseModel):
         if mode == 'tensor':
             state = self._perceive(inputs, data_samples or [], False,
                                    outputs=False)
-            return state.feats if self.mode == 'detector_only' \
+            return state.feats if self.variant == 'detector_only' \
                 else state.queries
         raise ValueError(f'unknown mode {mode!r}')
 

@@ -39,7 +39,7 @@ ABLATIONS = [
      lambda m: not m.use_det_feats_in_fusion),
     (f'ablations/{TINY}_detach_perception.py',
      lambda m: m.detach_perception),
-    (f'ablations/{TINY}_concat_fusion.py', lambda m: m.fusion.fusion ==
+    (f'ablations/{TINY}_concat_fusion.py', lambda m: m.fusion.perception_merge ==
      'concat'),
     ('baselines/dino_r18_250i_cornershapes.py',
      lambda m: m.llm is None and m.detector is not None),

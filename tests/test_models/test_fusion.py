@@ -71,7 +71,7 @@ def test_qformer_matches_instructblip(tmp_path):
 @pytest.mark.parametrize('mode', ['sum', 'concat'])
 def test_gates_and_gradients(mode):
     fusion = SharedQueryFusion(vision_dims=32, perception_dims=16,
-                               fusion=mode, **fusion_cfg())
+                               perception_merge=mode, **fusion_cfg())
     image = torch.randn(2, 17, 32)
     feats = [torch.randn(2, 16, 8, 8, requires_grad=True)]
     kw = dict(perception_feats=feats, valid_hw=[(64, 64)] * 2,
@@ -108,7 +108,7 @@ def test_levels_of_different_widths(mode):
     """Per-level 1x1 projections (YOLOv3 / SSD necks): every level's
     features reach the queries once the gates open."""
     fusion = SharedQueryFusion(vision_dims=32, perception_dims=[8, 16, 24],
-                               fusion=mode, **fusion_cfg())
+                               perception_merge=mode, **fusion_cfg())
     assert len(fusion.p_level_proj) == 3
     image = torch.randn(2, 17, 32)
     feats = [torch.randn(2, c, s, s, requires_grad=True)

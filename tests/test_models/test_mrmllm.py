@@ -150,7 +150,7 @@ def test_question_too_long_is_skipped_and_scored_zero(tok):
 
 
 def test_modes(tok):
-    det = MODELS.build(mrmllm_cfg('fcos', tok, mode='detector_only'))
+    det = MODELS.build(mrmllm_cfg('fcos', tok, variant='detector_only'))
     assert det.llm is None and det.vision_encoder is None
     samples = [make_sample(0), make_sample(1, boxes=False)]
     losses = run_loss(det, samples)
@@ -163,7 +163,7 @@ def test_modes(tok):
         out = det(**preprocess(det, samples, training=False), mode='predict')
     assert 'pred_instances' in out[0] and 'pred_answers' not in out[0]
 
-    mllm = MODELS.build(mrmllm_cfg(None, tok, mode='mllm_only'))
+    mllm = MODELS.build(mrmllm_cfg(None, tok, variant='mllm_only'))
     assert mllm.detector is None and mllm.feedback is None
     losses = run_loss(mllm, samples)
     assert list(losses) == ['lm.loss_lm']
@@ -205,7 +205,7 @@ def test_checkpoint_excludes_frozen_weights(model, tok):
 
 
 def test_missing_weight_directory(tok, tmp_path):
-    cfg = mrmllm_cfg(None, tok, mode='mllm_only',
+    cfg = mrmllm_cfg(None, tok, variant='mllm_only',
                      vision_encoder=dict(type='HFVisionEncoder',
                                          name_or_path=str(tmp_path / 'no')))
     with pytest.raises(FileNotFoundError, match='not found'):
@@ -216,7 +216,7 @@ def test_load_instructblip(tok, tmp_path):
     from test_fusion import tiny_instructblip
     hf = tiny_instructblip(str(tmp_path))
     cfg = mrmllm_cfg(
-        None, tok, mode='mllm_only',
+        None, tok, variant='mllm_only',
         vision_encoder=encoder_cfg(
             model_cfg=dict(model_type='instructblip_vision_model',
                            hidden_size=32, intermediate_size=64,

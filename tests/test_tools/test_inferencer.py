@@ -22,12 +22,12 @@ def make(workspace):  # noqa: F811
 
                 from mmmrmllm.registry import MODELS
                 cfg = Config.fromfile(TINY).model
-                cfg.mode = mode
+                cfg.variant = mode
                 torch.manual_seed(0)
                 torch.save(dict(state_dict=MODELS.build(cfg).state_dict()),
                            ckpt)
             return MRMLLMInferencer(
-                TINY, str(ckpt), cfg_options={'model.mode': mode}, **kwargs)
+                TINY, str(ckpt), cfg_options={'model.variant': mode}, **kwargs)
         finally:
             os.chdir(cwd)
     return build

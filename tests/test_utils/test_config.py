@@ -22,7 +22,7 @@ def test_arguments_of_the_configured_class_are_accepted():
     they are arguments of the configured class (its bases included where
     ``**kwargs`` passes them on); typos do not."""
     cfg = Config(dict(
-        model=dict(type='MRMLLM', mode='joint'),
+        model=dict(type='MRMLLM', variant='joint'),
         data=dict(type='MRMLLMCocoDataset', ann_file='a.json'),
         plain=dict(x=1)))
     check_config(cfg, {'model.detector_checkpoint': 'det.pth',

@@ -40,9 +40,9 @@ OFF = dict(use_det_feats_in_fusion=False, use_feedback=False,
            use_box_tokens=False, use_perception_prompt=False)
 # name → (model switches on top of the joint config, what it means)
 VARIANTS = {
-    'detector_only': (dict(mode='detector_only'),
+    'detector_only': (dict(variant='detector_only'),
                       'the detector alone (baseline)'),
-    'mllm_only': (dict(mode='mllm_only'),
+    'mllm_only': (dict(variant='mllm_only'),
                   'the MLLM alone: same pretrained LLM, no detector, no '
                   'perception prompt (baseline)'),
     'joint_no_coupling': (dict(OFF), 'both trained together, every '
@@ -62,7 +62,7 @@ VARIANTS = {
                         use_feedback=True, use_box_tokens=True),
                    '+ box tokens'),
     'mrmllm': (dict(), 'full MR-MLLM (+ perception prompt)'),
-    'concat_fusion': (dict(fusion=dict(fusion='concat')),
+    'concat_fusion': (dict(fusion=dict(perception_merge='concat')),
                       'full MR-MLLM, concat fusion variant'),
     # an attempt to make the coupling work: the gates stay ~1e-3 after
     # training from zero, so start them open
@@ -171,7 +171,7 @@ def run_one(args, variant, seed):
     cfg.default_hooks.checkpoint.interval = min(100, iters)
     cfg.work_dir = osp.join(args.work_dir, f'{variant}_s{seed}_{iters}i')
     for key in ('val_evaluator', 'corner_evaluator'):
-        cfg[key] = metrics_for(cfg[key], cfg.model.get('mode', 'joint'))
+        cfg[key] = metrics_for(cfg[key], cfg.model.get('variant', 'joint'))
     cfg.val_dataloader.dataset = cfg.val_dataset
     cfg.test_dataloader.dataset = cfg.val_dataset
     cfg.val_evaluator = cfg.test_evaluator = cfg.val_evaluator

@@ -120,7 +120,7 @@ def build(args, variant):
         cfg.merge_from_dict(args.cfg_options)
     cfg = cfg.model
     cfg = copy.deepcopy(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg)
-    cfg['mode'] = variant
+    cfg['variant'] = variant
     cfg.setdefault('class_names', CLASSES)
     if cfg.get('prompt_generator') is not None:
         cfg['prompt_generator']['max_objects'] = args.max_objects

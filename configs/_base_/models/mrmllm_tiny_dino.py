@@ -37,7 +37,7 @@ detector.test_cfg.max_per_img = 100
 
 model = dict(
     type=MRMLLM,
-    mode='joint',
+    variant='joint',
     detector=detector,
     data_preprocessor=dict(
         type=MRMLLMDataPreprocessor,

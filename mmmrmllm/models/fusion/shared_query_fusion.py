@@ -54,11 +54,11 @@ class SharedQueryFusion(BaseModule):
     Q-Former layer (HF BLIP-2 / InstructBLIP layout, so those weights load
     one-to-one) whose cross-attention memory carries both streams.
 
-    - ``fusion='sum'`` (Eq. 1): detector levels are resampled to the encoder's
+    - ``perception_merge='sum'`` (Eq. 1): detector levels are resampled to the encoder's
       patch grid (:func:`resample_to_grid`), projected by ``p_proj`` and added,
       scaled by the zero-initialised ``p_gate``, to the patch tokens; prefix
       (CLS) tokens get no perception term.
-    - ``fusion='concat'``: the same resampled tokens form a separate memory
+    - ``perception_merge='concat'``: the same resampled tokens form a separate memory
       read by a gated perception branch of each cross-attention (shared
       key/value weights, own softmax, zero gate), so they take no softmax
       mass from the visual tokens at step 0.
@@ -80,7 +80,8 @@ class SharedQueryFusion(BaseModule):
         cross_attention_frequency (int): Cross-attend every n-th layer.
         memory_dims (int, optional): Width of the memory; defaults to
             ``vision_dims`` (then ``v_proj`` is the identity, as in HF).
-        fusion (str): ``'sum'`` or ``'concat'``.
+        perception_merge (str): How the detector features join the
+            memory: ``'sum'`` or ``'concat'``.
         vocab_size (int): Instruction vocabulary (BERT's is 30522).
         max_position_embeddings (int): Instruction positions.
         layer_norm_eps (float): LayerNorm epsilon.
@@ -89,7 +90,7 @@ class SharedQueryFusion(BaseModule):
         hidden_act (str): FFN activation.
         pad_token_id (int): Instruction padding id.
         p_gate_init (float): Start value of the perception gate ``g``
-            (``fusion='sum'``); 0 (default) starts with the perception term
+            (``perception_merge='sum'``); 0 (default) starts with the perception term
             switched off.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -104,7 +105,7 @@ class SharedQueryFusion(BaseModule):
                  intermediate_size: int = 3072,
                  cross_attention_frequency: int = 1,
                  memory_dims: Optional[int] = None,
-                 fusion: str = 'sum',
+                 perception_merge: str = 'sum',
                  vocab_size: int = 30523,
                  max_position_embeddings: int = 512,
                  layer_norm_eps: float = 1e-12,
@@ -115,10 +116,10 @@ class SharedQueryFusion(BaseModule):
                  p_gate_init: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if fusion not in ('sum', 'concat'):
-            raise ValueError(f"fusion must be 'sum' or 'concat', got "
-                             f'{fusion!r}')
-        self.fusion = fusion
+        if perception_merge not in ('sum', 'concat'):
+            raise ValueError("perception_merge must be 'sum' or 'concat', "
+                             f'got {perception_merge!r}')
+        self.perception_merge = perception_merge
         self.num_queries = num_queries
         self.hidden_size = hidden_size
         self.memory_dims = memory_dims or vision_dims
@@ -154,7 +155,7 @@ class SharedQueryFusion(BaseModule):
                 self.p_level_proj = nn.ModuleList(
                     nn.Conv2d(c, self.memory_dims, 1) for c in widths)
                 self.p_proj = nn.LayerNorm(self.memory_dims)
-            if fusion == 'sum':
+            if perception_merge == 'sum':
                 # Eq. 1's perception term starts switched off (zero gate);
                 # in 'concat' mode the layers' perception gates do this.
                 self.p_gate = nn.Parameter(torch.full((1, ), p_gate_init))
@@ -207,7 +208,7 @@ class SharedQueryFusion(BaseModule):
                 ]
             p = resample_to_grid(perception_feats, valid_hw, pad_hw, grid)
             p = self.p_proj(p)
-            if self.fusion == 'sum':
+            if self.perception_merge == 'sum':
                 p = F.pad(p, (0, 0, num_prefix_tokens, 0))
                 memory = memory + self.p_gate * p
             else:
