@@ -5,7 +5,7 @@ stage (the project's stand-in for a pretrained LLM) and of its tokenizer.
 A scene is a set of objects with boxes, sampled like the image generator's
 (common: 1-4 objects, corner: 2-5, sizes 10-84 px), without rendering; its
 questions come from the benchmark's own templates
-(:func:`generator._questions`), so the language stage sees exactly the
+(:func:`questions.image_questions`), so the language stage sees exactly the
 questions the joint stage asks. The perception prompt is written by a
 :class:`PerceptionPromptGenerator` from the ground-truth objects, optionally
 corrupted like a detector's output (objects dropped, spurious ones added,
@@ -17,15 +17,15 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from mmmrmllm.models.perception.gt_perception import corrupt_objects
+from mmmrmllm.text import corrupt_objects, text_sequence_template
 
-from .generator import (
-    CLASSES,
-    QUADRANTS,
-    _plural,
-    _questions,
-    _sample_object,
+from .questions import (
+    clear_quadrants,
+    counting_question,
+    image_questions,
+    shape_question,
 )
+from .scene import CLASSES, sample_object
 
 FAMILIES = ('common', 'corner')
 
@@ -64,7 +64,7 @@ def sample_scene(rng: np.random.Generator,
     for _ in range(num):
         look = 'corner' if family == 'corner' and rng.random() < 0.6 \
             else 'common'
-        obj = _sample_object(rng, look, classes, canvas / 128.0)
+        obj = sample_object(rng, look, classes, canvas / 128.0)
         half = obj.size / 2
         for _ in range(20):
             cx, cy = rng.uniform(half, canvas - half, size=2)
@@ -76,25 +76,6 @@ def sample_scene(rng: np.random.Generator,
                 objs.append(obj)
                 break
     return objs
-
-
-def _shape_questions(objs: list, canvas: int) -> List[dict]:
-    """'What shape is in the <quadrant>?' for every quadrant that the
-    benchmark's template could ask about (one object, clear of the middle
-    lines)."""
-    mid, margin = canvas / 2, canvas * 6 / 128
-    by_quadrant: Dict[str, list] = {q: [] for q in QUADRANTS}
-    for obj in objs:
-        cx, cy = obj.centre
-        by_quadrant[('top' if cy < mid else 'bottom') + ' ' +
-                    ('left' if cx < mid else 'right')].append(obj)
-    return [
-        dict(question=f'What shape is in the {q}?',
-             answers=[members[0].shape], type='shape_at_position')
-        for q, members in by_quadrant.items()
-        if len(members) == 1 and abs(members[0].centre[0] - mid) >= margin
-        and abs(members[0].centre[1] - mid) >= margin
-    ]
 
 
 class CornerShapesText:
@@ -112,7 +93,7 @@ class CornerShapesText:
         corner_prob (float): Fraction of corner-family scenes.
         corrupt_prob (float): Fraction of scenes whose perception text is
             written from a corrupted copy (see
-            :func:`mmmrmllm.models.perception.gt_perception.corrupt_objects`);
+            :func:`mmmrmllm.text.corrupt_objects`);
             the answers always come from the true scene.
         corrupt_cfg (dict, optional): :func:`corrupt_objects` kwargs.
         lookup_first (int): A curriculum: scenes with an index below it ask
@@ -153,15 +134,14 @@ class CornerShapesText:
         while not qs:
             objs = sample_scene(rng, family, self.classes, self.canvas)
             if objs:
-                qs = _questions(rng, objs, self.classes, 'mixed',
-                                self.canvas)
+                qs = image_questions(rng, objs, self.classes, 'mixed',
+                                     self.canvas)
         if index < self.lookup_first:
             counts = Counter(o.shape for o in objs)
-            qs = [
-                dict(question=f'How many {_plural(c)} are there?',
-                     answers=[str(counts[c])], type='counting')
-                for c in self.classes
-            ] + _shape_questions(objs, self.canvas)
+            qs = [counting_question(c, counts[c]) for c in self.classes] + [
+                shape_question(q, obj.shape)
+                for q, obj in clear_quadrants(objs, self.canvas).items()
+            ]
         boxes = np.array([o.box for o in objs], dtype=np.float64)
         boxes = boxes / self.canvas
         labels = np.array([self.classes.index(o.shape) for o in objs])
@@ -181,11 +161,20 @@ class CornerShapesText:
             question_types=[q['type'] for q in qs])
 
     def texts(self, num: int,
-              template: str = '{perception}Question: {question} Answer: '
-              '{answer}') -> List[str]:
+              template: str = text_sequence_template()) -> List[str]:
         """Whole sequences of the first ``num`` items as an LLM reads them
-        (``template``: :class:`LLMHead`'s default prompt and the answer) -
-        a tokenizer corpus."""
+        - a tokenizer corpus.
+
+        Args:
+            num (int): Items to write.
+            template (str): A sequence's text, with ``{perception}``,
+                ``{question}`` and ``{answer}``; defaults to
+                :class:`LLMHead`'s default prompt and answer prefix
+                (:func:`mmmrmllm.text.text_sequence_template`).
+
+        Returns:
+            list[str]: One text per question.
+        """
         out = []
         for i in range(num):
             item = self[i]

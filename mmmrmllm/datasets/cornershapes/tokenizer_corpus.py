@@ -1,0 +1,60 @@
+"""The benchmark's tokenizer: a subword (BPE) tokenizer trained on its
+text, for the LLM pre-trained on it (the language stage)."""
+import os.path as osp
+from typing import Dict, List, Sequence
+
+from mmmrmllm.text import PerceptionPromptGenerator, train_subword_tokenizer
+
+from .questions import QUADRANTS
+from .render import ALL_COLOURS
+from .text import TEXT_PROMPT, CornerShapesText
+
+# vocabulary of the tokenizer in tokenizer/ (specials and alphabet included)
+TOKENIZER_VOCAB = 256
+
+
+def tokenizer_corpus(classes: Sequence[str],
+                     question_records: Dict[str, list],
+                     num_scenes: int = 2000) -> List[str]:
+    """Every question and answer, class, colour and position name, and
+    whole sequences of generated scenes as the main job's LLM reads them
+    (perception prompt, question and answer).
+
+    Args:
+        classes (Sequence[str]): Shape classes.
+        question_records (dict[str, list]): Split → its question records.
+            ``det_train`` is left out: it asks the same templates, and
+            leaving it out keeps the tokenizer independent of the detection
+            split's size.
+        num_scenes (int): Generated text-only scenes.
+
+    Returns:
+        list[str]: The corpus.
+    """
+    texts = list(classes) + list(ALL_COLOURS) + list(QUADRANTS)
+    for split, records in question_records.items():
+        if split == 'det_train':
+            continue
+        for rec in records:
+            for q in rec.get('questions', []):
+                texts.append(q['question'])
+                texts.extend(q.get('answers', []))
+    prompts = CornerShapesText(
+        PerceptionPromptGenerator(**TEXT_PROMPT), classes, seed=1)
+    return texts + prompts.texts(num_scenes)
+
+
+def write_tokenizer(out_dir: str, classes: Sequence[str],
+                    question_records: Dict[str, list]) -> None:
+    """Train the tokenizer on :func:`tokenizer_corpus` and save it in
+    ``out_dir/tokenizer``.
+
+    Args:
+        out_dir (str): The benchmark's folder.
+        classes (Sequence[str]): Shape classes.
+        question_records (dict[str, list]): Split → its question records.
+    """
+    train_subword_tokenizer(
+        tokenizer_corpus(classes, question_records),
+        vocab_size=TOKENIZER_VOCAB,
+        out_dir=osp.join(out_dir, 'tokenizer'))

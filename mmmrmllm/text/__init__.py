@@ -1,0 +1,26 @@
+"""Text shared by the data side and the models: the perception prompt,
+the LLM's default prompt, detector-like noise on ground-truth objects and
+the subword tokenizer trainer. It imports neither ``mmmrmllm.datasets``
+nor ``mmmrmllm.models``; both import it."""
+from .llm_prompt import (
+    ANSWER_PREFIX,
+    IMAGE_TOKEN,
+    PROMPT_TEMPLATE,
+    text_sequence_template,
+)
+from .perception_noise import corrupt_objects
+from .perception_prompt import (
+    GRID_WORDS,
+    PerceptionObjects,
+    PerceptionPromptGenerator,
+    grid_cells,
+    plural,
+)
+from .subword_tokenizer import train_subword_tokenizer
+
+__all__ = [
+    'ANSWER_PREFIX', 'IMAGE_TOKEN', 'PROMPT_TEMPLATE',
+    'text_sequence_template', 'corrupt_objects', 'GRID_WORDS',
+    'PerceptionObjects', 'PerceptionPromptGenerator', 'grid_cells', 'plural',
+    'train_subword_tokenizer'
+]
