@@ -1,4 +1,5 @@
-from .llm_head import EncodedPrompt, LLMHead, majority_answer
+from .llm_head import LLMHead
+from .prompt_encoding import EncodedPrompt, majority_answer
 from .subword_tokenizer import train_subword_tokenizer
 
 __all__ = [

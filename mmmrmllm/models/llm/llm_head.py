@@ -1,106 +1,45 @@
-"""LLMHead: a Hugging Face causal LM with its tokenizer."""
-import logging
-import os
-from collections import Counter
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+"""LLMHead: a Hugging Face causal LM with its tokenizer.
+
+Loading and its checks live in :mod:`.loading`, prompt tokenisation in
+:mod:`.prompt_encoding`; this module assembles the sequences, computes the
+loss and generates.
+"""
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-import transformers
 from mmengine.dist import all_reduce, get_world_size
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
-from mmmrmllm.utils.errors import PromptTooLongError
+from mmmrmllm.text import ANSWER_PREFIX, IMAGE_TOKEN, PROMPT_TEMPLATE
 
-from .byte_tokenizer import BYTE_TOKENIZER, build_byte_tokenizer
+from .loading import (
+    ATTENTION_PROJECTIONS,
+    apply_lora,
+    build_causal_lm,
+    check_dirs,
+    check_token_ids,
+    check_vocab,
+    context_length,
+    load_tokenizer,
+    lora_targets,
+)
+from .prompt_encoding import (
+    EncodedPrompt,
+    PromptEncodingMixin,
+    majority_answer,
+)
 
-IMAGE_TOKEN = '<image>'
-
-
-class EncodedPrompt(NamedTuple):
-    """Token ids of one (image, question) sequence around its visual tokens.
-
-    Attributes:
-        prefix (list[int]): Text before the visual tokens (with BOS).
-        suffix (list[int]): Text after them: perception text + question.
-        answer (list[int]): Answer + EOS (empty at inference).
-    """
-    prefix: List[int]
-    suffix: List[int]
-    answer: List[int]
-
-    def prompt_len(self, num_visual: int) -> int:
-        return len(self.prefix) + num_visual + len(self.suffix)
-
-
-def majority_answer(answers: Sequence[str]) -> str:
-    """The most frequent reference answer (the first on ties)."""
-    if isinstance(answers, str):
-        return answers
-    if not answers:
-        raise ValueError('a question has no reference answer')
-    counts = Counter(answers)
-    return max(answers, key=lambda a: counts[a])
-
-
-ATTENTION_PROJECTIONS = ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'qkv_proj',
-                         'query_key_value', 'c_attn', 'Wqkv', 'query',
-                         'key', 'value')
-
-
-def lora_targets(model: torch.nn.Module) -> Optional[List[str]]:
-    """LoRA target modules for ``model``: peft's default for its model
-    type, else the attention projections found among its linear layers
-    (all linear layers but the output head when none has a known name).
-
-    Returns:
-        list[str] | None: Module names for ``LoraConfig``; None when peft
-        has a default for this model type.
-    """
-    from peft.utils.constants import (
-        TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS,
-    )
-    model_type = getattr(model.config, 'model_type', None)
-    if model_type in DEFAULTS:
-        return None
-    linear = sorted({
-        name.rsplit('.', 1)[-1]
-        for name, mod in model.named_modules()
-        if isinstance(mod, torch.nn.Linear)
-    } - {'lm_head'})
-    found = [n for n in ATTENTION_PROJECTIONS if n in linear]
-    targets = found or linear
-    if not targets:
-        raise ValueError(f'cannot find linear layers for LoRA in the '
-                         f'{model_type!r} model; set lora_cfg.target_modules')
-    print_log(f'LoRA: peft has no default for model type {model_type!r}; '
-              f'targeting {targets}', logger='current')
-    return targets
-
-
-def check_token_ids(config) -> None:
-    """Refuse special-token ids outside the vocabulary of a config-built
-    LLM (e.g. Phi-3's default ``pad_token_id=32000`` with a small vocab),
-    naming the key, instead of an assertion deep inside the embedding."""
-    vocab = getattr(config, 'vocab_size', None)
-    if not isinstance(vocab, int):
-        return
-    for key in ('pad_token_id', 'bos_token_id', 'eos_token_id'):
-        value = getattr(config, key, None)
-        ids = value if isinstance(value, (list, tuple)) else [value]
-        bad = [i for i in ids if isinstance(i, int) and not 0 <= i < vocab]
-        if bad:
-            raise ValueError(
-                f'model_cfg.{key}={value} is outside the vocabulary '
-                f'(vocab_size={vocab}) of the {config.model_type!r} model; '
-                f'set model_cfg.{key} to an id below {vocab}')
+__all__ = [
+    'LLMHead', 'EncodedPrompt', 'majority_answer', 'IMAGE_TOKEN',
+    'ATTENTION_PROJECTIONS', 'check_token_ids', 'lora_targets'
+]
 
 
 @MODELS.register_module()
-class LLMHead(BaseModule):
+class LLMHead(PromptEncodingMixin, BaseModule):
     """Any ``AutoModelForCausalLM`` (LLaMA/Vicuna, Qwen2/3, Mistral, GPT-2,
     SmolLM, ...) with its tokenizer, fed visual embeddings and text.
 
@@ -141,9 +80,8 @@ class LLMHead(BaseModule):
                  gguf_file: Optional[str] = None,
                  train_mode: str = 'frozen',
                  lora_cfg: Optional[dict] = None,
-                 prompt_template: str = (
-                     '<image>{perception}Question: {question} Answer:'),
-                 answer_prefix: str = ' ',
+                 prompt_template: str = PROMPT_TEMPLATE,
+                 answer_prefix: str = ANSWER_PREFIX,
                  max_length: Optional[int] = None,
                  torch_dtype: Optional[str] = None,
                  generation_cfg: Optional[dict] = None,
@@ -165,71 +103,27 @@ class LLMHead(BaseModule):
                              f'a {{question}} field: {prompt_template!r}')
         dtype = getattr(torch, torch_dtype) if torch_dtype else None
         tok_path = tokenizer or name_or_path
-        for path, what in ((name_or_path, 'LLM weights'),
-                           (tok_path, 'tokenizer')):
-            if path not in (None, BYTE_TOKENIZER) and not os.path.isdir(path):
-                raise FileNotFoundError(f'{what} directory {path!r} not found '
-                                        '(LLMHead loads local directories '
-                                        'only)')
-        if tok_path is None:
-            raise ValueError('a model built from model_cfg needs a tokenizer '
-                             'directory')
-        tok_kwargs = dict(gguf_file=gguf_file) if gguf_file and \
-            tok_path == name_or_path else {}
-        if tok_path == BYTE_TOKENIZER:
-            self.tokenizer = build_byte_tokenizer()
-        else:
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(
-                tok_path, **tok_kwargs)
-        if model_cfg is not None:
-            cfg = dict(model_cfg)
-            config = transformers.AutoConfig.for_model(
-                cfg.pop('model_type'), **cfg)
-            check_token_ids(config)
-            model = transformers.AutoModelForCausalLM.from_config(
-                config, torch_dtype=dtype)
-        else:
-            kwargs = dict(torch_dtype=dtype)
-            if gguf_file:
-                kwargs['gguf_file'] = gguf_file
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                name_or_path, **kwargs)
+        check_dirs(name_or_path, tok_path)
+        self.tokenizer = load_tokenizer(tok_path, name_or_path, gguf_file)
+        model = build_causal_lm(name_or_path, model_cfg, gguf_file, dtype)
         self.source = name_or_path
-        vocab = model.get_input_embeddings().num_embeddings
-        if len(self.tokenizer) > vocab:
-            raise ValueError(
-                f'tokenizer {tok_path!r} has {len(self.tokenizer)} tokens but '
-                f'the LLM embeds only {vocab}: they do not belong together')
+        check_vocab(self.tokenizer, model, tok_path)
         tok = self.tokenizer
         self.eos_token_id = tok.eos_token_id
-        if self.eos_token_id is None:
-            raise ValueError(f'tokenizer {tok_path!r} has no EOS token')
         # Llama/GPT-2 tokenizers have no pad token; padding positions are
         # masked out anyway, so EOS serves.
         self.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None \
             else self.eos_token_id
         self.train_mode = train_mode
         if train_mode == 'lora':
-            import peft
-            lora = dict(r=8, lora_alpha=16, lora_dropout=0.05)
-            lora.update(lora_cfg or {})
-            if lora.get('target_modules') is None:
-                lora['target_modules'] = lora_targets(model)
-            model = peft.get_peft_model(
-                model, peft.LoraConfig(task_type='CAUSAL_LM', **lora))
+            model = apply_lora(model, lora_cfg)
         self.model = model
         if train_mode == 'frozen':
             self.model.requires_grad_(False)
             self.model.eval()
         self.prompt_template = prompt_template
         self.answer_prefix = answer_prefix
-        cfg = model.config
-        ctx = getattr(cfg, 'max_position_embeddings', None) or getattr(
-            cfg, 'n_positions', None)
-        self.max_length = max_length or ctx
-        if self.max_length is None:
-            raise ValueError('cannot tell the LLM context length; set '
-                             'max_length')
+        self.max_length = context_length(model.config, max_length)
         self.generation_cfg = dict(max_new_tokens=20, do_sample=False)
         self.generation_cfg.update(generation_cfg or {})
 
@@ -273,91 +167,6 @@ class LLMHead(BaseModule):
                 out.append(
                     emb(torch.tensor(ids, device=emb.weight.device)).mean(0))
         return torch.stack(out)
-
-    def _encode(self, question: str, perception: str) -> EncodedPrompt:
-        before, after = self.prompt_template.split(IMAGE_TOKEN)
-        fields = dict(question=question, perception=perception)
-        tok = self.tokenizer
-        prefix = tok(before.format(**fields),
-                     add_special_tokens=True).input_ids
-        suffix = tok(after.format(**fields), add_special_tokens=False)
-        return EncodedPrompt(prefix, suffix.input_ids, [])
-
-    def encode_image_prompts(
-            self,
-            questions: Sequence[str],
-            answers: Optional[Sequence[str]],
-            num_visual: int,
-            perception: Optional[Callable[[int], str]] = None,
-            num_objects: int = 0,
-            name: str = '?') -> (List[EncodedPrompt], int):
-        """Tokenise every question of one image, fitting the context.
-
-        The perception text is shared by the image's questions. If the
-        longest sequence would not fit, the lowest-scoring objects are
-        dropped one by one. Then, if a prompt still leaves no room (for one
-        answer or generated token), the question is too long: with
-        ``too_long='skip'`` its entry is None (logged and counted in
-        :attr:`num_skipped_questions`), otherwise an error. An answer that
-        does not fit is truncated.
-
-        Args:
-            questions (Sequence[str]): The image's questions.
-            answers (Sequence[str], optional): One answer per question
-                (training) or None (inference).
-            num_visual (int): Visual + perception tokens per sequence.
-            perception (Callable[[int], str], optional): ``num_drop`` → text.
-            num_objects (int): Objects in the full perception text.
-            name (str): Sample name for error messages.
-
-        Returns:
-            tuple[list[EncodedPrompt | None], int]: One sequence per
-            question (None: skipped, too long) and the number of objects
-            dropped to fit.
-        """
-        ans_ids = []
-        for a in answers or [None] * len(questions):
-            ids = [] if a is None else self.tokenizer(
-                self.answer_prefix + a, add_special_tokens=False).input_ids
-            ans_ids.append(ids + [self.eos_token_id] if a is not None else [])
-        need = [max(1, len(a)) for a in ans_ids]
-        drop = 0
-        while True:
-            text = perception(drop) if perception is not None else ''
-            enc = [self._encode(q, text) for q in questions]
-            fits = all(
-                e.prompt_len(num_visual) + n <= self.max_length
-                for e, n in zip(enc, need))
-            if fits or perception is None or drop >= num_objects:
-                break
-            drop += 1
-        out = []
-        for q, e, a in zip(questions, enc, ans_ids):
-            plen = e.prompt_len(num_visual)
-            if plen >= self.max_length:
-                alone = self._encode(q, '').prompt_len(num_visual)
-                what = 'the answer would be fully truncated' if answers \
-                    is not None else 'no room is left to generate'
-                msg = (f'sample {name}: the question needs {alone} tokens '
-                       f'with {num_visual} visual tokens and no perception '
-                       f'text, but the LLM context is {self.max_length}'
-                       if alone > self.max_length else
-                       f'sample {name}: {what} (prompt {plen} tokens, '
-                       f'context {self.max_length})')
-                msg += f': {q[:80]!r}'
-                if self.too_long == 'error':
-                    raise PromptTooLongError(msg + " (too_long='error')")
-                self.num_skipped_questions += 1
-                print_log(
-                    f'{msg}; question skipped ({self.num_skipped_questions} '
-                    "so far; too_long='skip')",
-                    logger='current',
-                    level=logging.WARNING)
-                out.append(None)
-                continue
-            room = self.max_length - plen
-            out.append(EncodedPrompt(e.prefix, e.suffix, a[:room]))
-        return out, drop
 
     def _assemble(self, visual: Sequence[Tensor],
                   prompts: Sequence[EncodedPrompt], left_pad: bool,
@@ -469,14 +278,6 @@ class LLMHead(BaseModule):
                 text_labels[:, 1:].reshape(-1),
                 ignore_index=-100)
         return out
-
-    def describe_prompt(self, prompt: EncodedPrompt, num_visual: int) -> str:
-        """A sequence as text, its visual (soft + box) tokens marked: what
-        the LLM received."""
-        dec = self.tokenizer.decode
-        return (dec(prompt.prefix, skip_special_tokens=True) +
-                f'<{num_visual} visual tokens>' +
-                dec(prompt.suffix, skip_special_tokens=True))
 
     @torch.no_grad()
     def generate(self, visual: Sequence[Tensor],
