@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from mmengine.logging import print_log
 
+from mmmrmllm.structures import has_det_ann
 from mmmrmllm.utils.errors import UserError
 
 
@@ -212,7 +213,7 @@ def chunk_questions(data_info: dict,
     """
     num = len(data_info['questions'])
     if (not max_questions or num <= max_questions
-            or data_info.get('has_det_ann', False)):
+            or has_det_ann(data_info)):
         return [data_info]
     chunks = []
     for start in range(0, num, max_questions):

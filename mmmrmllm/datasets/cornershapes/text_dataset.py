@@ -5,17 +5,17 @@ from collections import defaultdict
 from typing import Optional
 
 import torch
-from mmdet.structures import DetDataSample
 from torch.utils.data import Dataset
 
 from mmmrmllm.registry import DATASETS, MODELS
+from mmmrmllm.structures import MRMLLMDataSample
 
 from .generator import CLASSES
 from .text import CornerShapesText
 
 
 def _pack(index: int, item: dict) -> dict:
-    sample = DetDataSample(metainfo=dict(img_id=index))
+    sample = MRMLLMDataSample(metainfo=dict(img_id=index))
     sample.perception = item['perception']
     sample.questions = list(item['questions'])
     sample.gt_answers = [[a] for a in item['answers']]
@@ -38,7 +38,7 @@ class CornerShapesTextDataset(Dataset):
       the documented question JSON): the split's ground-truth objects in
       the prompt and its real questions - the language stage's validation.
 
-    Each item is ``dict(inputs=<empty tensor>, data_samples=DetDataSample)``
+    Each item is ``dict(inputs=<empty tensor>, data_samples=MRMLLMDataSample)``
     with ``perception`` (str), ``questions``, ``gt_answers`` and
     ``question_types``.
 

@@ -7,11 +7,17 @@ from mmcv.transforms import to_tensor
 from mmdet.datasets.transforms import PackDetInputs
 
 from mmmrmllm.registry import TRANSFORMS
+from mmmrmllm.structures import (
+    TEXT_FIELDS,
+    MRMLLMDataSample,
+    has_det_ann,
+    sample_problem,
+)
 
 from ..base import DataRecordError, TextGeometryError, describe_record
 from .text_geometry import text_geometry_violation
 
-TEXT_KEYS = ('questions', 'gt_answers', 'question_types', 'question_ids')
+TEXT_KEYS = TEXT_FIELDS
 
 
 @TRANSFORMS.register_module()
@@ -19,7 +25,7 @@ class PackMRMLLMInputs(PackDetInputs):
     """Pack both image views, boxes and questions of one sample.
 
     Returns ``dict(inputs=dict(det=(3, H, W) uint8, enc=(3, h, w) uint8),
-    data_samples=DetDataSample)``; ``enc`` only when :class:`EncoderView`
+    data_samples=MRMLLMDataSample)``; ``enc`` only when :class:`EncoderView`
     ran. The data sample carries ``gt_instances`` (empty ``(0, 4)`` boxes
     when none were loaded), metainfo ``has_det_ann`` and the text fields
     ``questions``, ``gt_answers``, ``question_types``, ``question_ids``.
@@ -52,11 +58,11 @@ class PackMRMLLMInputs(PackDetInputs):
 
     def transform(self, results: dict) -> dict:
         questions = list(results.get('questions') or [])
-        has_det_ann = bool(results.get('has_det_ann', True))
-        if not has_det_ann and not questions:
+        annotated = has_det_ann(results)
+        problem = sample_problem(annotated, questions, None)
+        if problem:
             raise DataRecordError(
-                f'{describe_record(results)}: sample has neither box '
-                'annotations nor questions')
+                f'{describe_record(results)}: sample {problem}')
         violation = text_geometry_violation(results)
         if violation:
             raise TextGeometryError(
@@ -77,12 +83,14 @@ class PackMRMLLMInputs(PackDetInputs):
             text[key] = values
 
         packed = super().transform(results)
-        data_sample = packed['data_samples']
+        data_sample = MRMLLMDataSample(
+            metainfo=packed['data_samples'].metainfo)
+        data_sample.set_data(dict(packed['data_samples'].items()))
         if 'bboxes' not in data_sample.gt_instances:
             data_sample.gt_instances.bboxes = torch.zeros((0, 4))
             data_sample.gt_instances.labels = torch.zeros((0, ),
                                                           dtype=torch.long)
-        data_sample.set_metainfo(dict(has_det_ann=has_det_ann))
+        data_sample.set_metainfo(dict(has_det_ann=annotated))
         for key, values in text.items():
             data_sample.set_field(values, key)
 

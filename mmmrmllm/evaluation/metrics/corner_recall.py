@@ -6,6 +6,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from mmmrmllm.registry import METRICS
+from mmmrmllm.structures import has_det_ann
 
 from ..functional import match_gts
 
@@ -65,7 +66,7 @@ class CornerRecall(BaseMetric):
         """Keep ground truth and predictions of annotated samples."""
         classes = (self.dataset_meta or {}).get('classes', ())
         for sample in data_samples:
-            if not sample.get('has_det_ann', True):
+            if not has_det_ann(sample):
                 # one result per sample, as MMEngine's collection assumes
                 self.results.append(None)
                 continue

@@ -5,6 +5,7 @@ from mmdet.evaluation import CocoMetric
 from mmengine.logging import MMLogger
 
 from mmmrmllm.registry import METRICS
+from mmmrmllm.structures import has_det_ann
 
 
 @METRICS.register_module()
@@ -36,7 +37,7 @@ class MRMLLMCocoMetric(CocoMetric):
         and merges results across ranks assuming one result per sample.
         """
         for sample in data_samples:
-            if sample.get('has_det_ann', True):
+            if has_det_ann(sample):
                 super().process(data_batch, [sample])
             else:
                 self.results.append(None)

@@ -6,6 +6,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from mmmrmllm.registry import METRICS
+from mmmrmllm.structures import answers_of, questions_of, text_field
 
 from ..functional import vqa_score
 
@@ -55,7 +56,7 @@ class VQAAccuracy(BaseMetric):
         for sample in data_samples:
             scored = dict(scores=[], types=[], skipped=0)
             self.results.append(scored)
-            questions = sample.get('questions') or []
+            questions = questions_of(sample)
             if not questions:
                 continue
             preds = sample.get('pred_answers')
@@ -63,8 +64,9 @@ class VQAAccuracy(BaseMetric):
                 raise ValueError(
                     f'sample img_id={sample.get("img_id")!r} has '
                     f'{len(questions)} questions but pred_answers={preds!r}')
-            refs = sample.get('gt_answers') or [[] for _ in questions]
-            types = sample.get('question_types') or [''] * len(questions)
+            refs = answers_of(sample) or [[] for _ in questions]
+            types = text_field(sample, 'question_types') or \
+                [''] * len(questions)
             skipped = set(sample.get('skipped_questions') or ())
             for j, (pred, ref, qtype) in enumerate(zip(preds, refs, types)):
                 if not ref:

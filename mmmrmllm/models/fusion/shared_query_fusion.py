@@ -54,14 +54,14 @@ class SharedQueryFusion(BaseModule):
     Q-Former layer (HF BLIP-2 / InstructBLIP layout, so those weights load
     one-to-one) whose cross-attention memory carries both streams.
 
-    - ``perception_merge='sum'`` (Eq. 1): detector levels are resampled to the encoder's
-      patch grid (:func:`resample_to_grid`), projected by ``p_proj`` and added,
-      scaled by the zero-initialised ``p_gate``, to the patch tokens; prefix
-      (CLS) tokens get no perception term.
-    - ``perception_merge='concat'``: the same resampled tokens form a separate memory
-      read by a gated perception branch of each cross-attention (shared
-      key/value weights, own softmax, zero gate), so they take no softmax
-      mass from the visual tokens at step 0.
+    - ``perception_merge='sum'`` (Eq. 1): detector levels are resampled to
+      the encoder's patch grid (:func:`resample_to_grid`), projected by
+      ``p_proj`` and added, scaled by the zero-initialised ``p_gate``, to
+      the patch tokens; prefix (CLS) tokens get no perception term.
+    - ``perception_merge='concat'``: the same resampled tokens form a
+      separate memory read by a gated perception branch of each
+      cross-attention (shared key/value weights, own softmax, zero gate), so
+      they take no softmax mass from the visual tokens at step 0.
 
     Perception tokens (embedded detections) always go to the gated branch.
     Optional instruction tokens join the self-attention (InstructBLIP style).
@@ -90,8 +90,8 @@ class SharedQueryFusion(BaseModule):
         hidden_act (str): FFN activation.
         pad_token_id (int): Instruction padding id.
         p_gate_init (float): Start value of the perception gate ``g``
-            (``perception_merge='sum'``); 0 (default) starts with the perception term
-            switched off.
+            (``perception_merge='sum'``); 0 (default) starts with the
+            perception term switched off.
         init_cfg (dict, optional): Initialisation config.
     """
 
