@@ -5,8 +5,9 @@ import mmcv
 import numpy as np
 from mmdet.visualization import DetLocalVisualizer
 
-from mmmrmllm.engine.hooks.answer_logging_hook import format_answers
 from mmmrmllm.registry import VISUALIZERS
+
+from .answer_text import format_answers
 
 
 def to_image_frame(data_sample, image_hw):

@@ -4,18 +4,9 @@ from mmengine.hooks import Hook
 from mmengine.visualization import Visualizer
 
 from mmmrmllm.registry import HOOKS
+from mmmrmllm.visualization.answer_text import format_answers
 
-
-def format_answers(data_sample) -> list:
-    """Lines ``Q: ... | pred: ... | gt: ...`` for one predicted sample."""
-    questions = data_sample.get('questions', None) or []
-    preds = data_sample.get('pred_answers', None) or [''] * len(questions)
-    gts = data_sample.get('gt_answers', None) or [[]] * len(questions)
-    lines = []
-    for question, pred, refs in zip(questions, preds, gts):
-        ref = '/'.join(sorted(set(refs))) if refs else '-'
-        lines.append(f'Q: {question} | pred: {pred} | gt: {ref}')
-    return lines
+__all__ = ['AnswerLoggingHook', 'format_answers']
 
 
 @HOOKS.register_module()
