@@ -5,6 +5,11 @@ is a child of MMEngine's root), so a plain mmdet detector dict with string
 types (``type='ResNet'``) builds inside an MR-MLLM config under
 ``default_scope='mmmrmllm'``. mmpretrain components are reachable as
 ``mmpretrain.X`` through the shared root.
+
+Each registry's ``locations`` name the subpackages whose import registers
+its modules: building by name imports them on first use, and
+:func:`mmmrmllm.utils.register_all_modules` imports the locations of every
+registry here (:func:`all_registries`).
 """
 from mmdet.registry import DATA_SAMPLERS as MMDET_DATA_SAMPLERS
 from mmdet.registry import DATASETS as MMDET_DATASETS
@@ -48,7 +53,12 @@ DATA_SAMPLERS = Registry(
 TRANSFORMS = Registry(
     'transform', parent=MMDET_TRANSFORMS, locations=['mmmrmllm.datasets'])
 
-MODELS = Registry('model', parent=MMDET_MODELS, locations=['mmmrmllm.models'])
+# the perception prompt generator lives in mmmrmllm.text (the data side
+# writes its text corpus with it too)
+MODELS = Registry(
+    'model',
+    parent=MMDET_MODELS,
+    locations=['mmmrmllm.models', 'mmmrmllm.text'])
 MODEL_WRAPPERS = Registry(
     'model_wrapper',
     parent=MMDET_MODEL_WRAPPERS,
@@ -92,3 +102,15 @@ LOG_PROCESSORS = Registry(
     'log_processor',
     parent=MMDET_LOG_PROCESSORS,
     locations=['mmmrmllm.engine'])
+
+
+def all_registries() -> list:
+    """Every registry of mmmrmllm defined in this module.
+
+    Returns:
+        list[Registry]: In definition order.
+    """
+    return [
+        value for value in globals().values()
+        if isinstance(value, Registry) and value.scope == 'mmmrmllm'
+    ]

@@ -88,3 +88,95 @@ def test_unknown_type_in_our_scope_fails():
     with DefaultScope.overwrite_default_scope('mmmrmllm'):
         with pytest.raises(KeyError, match='NoSuchDetector'):
             registry.MODELS.build(dict(type='NoSuchDetector'))
+
+
+# Run in a fresh interpreter: nothing of mmmrmllm imported but its
+# registries, so each build must import its module from the registry's
+# ``locations``.
+BUILD_BY_NAME = r"""
+import sys
+from mmengine.registry import DefaultScope
+from mmmrmllm import registry as R
+
+SUBPACKAGES = ('mmmrmllm.models', 'mmmrmllm.datasets', 'mmmrmllm.engine',
+               'mmmrmllm.evaluation', 'mmmrmllm.visualization',
+               'mmmrmllm.text')
+assert not [m for m in SUBPACKAGES if m in sys.modules]
+DefaultScope.get_instance('fresh', scope_name='mmmrmllm')
+built = dict(
+    model=R.MODELS.build(dict(type='PerceptionEncoder', label_dims=4,
+                              out_dims=dict(llm=8), embed_dims=8)),
+    prompt=R.MODELS.build(dict(type='PerceptionPromptGenerator')),
+    dataset=R.DATASETS.build(dict(
+        type='CornerShapesTextDataset', num_samples=2,
+        prompt_generator=dict(type='PerceptionPromptGenerator'))),
+    transform=R.TRANSFORMS.build(dict(type='PackMRMLLMInputs')),
+    metric=R.METRICS.build(dict(type='VQAAccuracy')),
+    hook=R.HOOKS.build(dict(type='AnswerLoggingHook')),
+    visualizer=R.VISUALIZERS.build(dict(type='MRMLLMVisualizer',
+                                        name='fresh')))
+for kind, obj in built.items():
+    print(kind, type(obj).__module__, type(obj).__name__)
+print('item', sorted(built['dataset'][0]))
+"""
+
+
+def _run(code):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, cwd=osp.dirname(osp.dirname(__file__)))
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_build_by_name_in_a_fresh_interpreter():
+    lines = dict(
+        line.split(' ', 1) for line in _run(BUILD_BY_NAME).splitlines())
+    assert lines == {
+        'model': 'mmmrmllm.models.perception.encoder PerceptionEncoder',
+        'prompt': 'mmmrmllm.text.perception_prompt '
+                  'PerceptionPromptGenerator',
+        'dataset': 'mmmrmllm.datasets.cornershapes.text_dataset '
+                   'CornerShapesTextDataset',
+        'transform': 'mmmrmllm.datasets.transforms.formatting '
+                     'PackMRMLLMInputs',
+        'metric': 'mmmrmllm.evaluation.metrics.vqa_metric VQAAccuracy',
+        'hook': 'mmmrmllm.engine.hooks.answer_logging_hook '
+                'AnswerLoggingHook',
+        'visualizer': 'mmmrmllm.visualization.local_visualizer '
+                      'MRMLLMVisualizer',
+        'item': "['data_samples', 'inputs']",
+    }
+
+
+REGISTER_ALL = r"""
+from mmmrmllm.registry import all_registries
+from mmmrmllm.utils import register_all_modules
+
+register_all_modules()
+registered = {}
+for reg in all_registries():
+    for name, cls in reg.module_dict.items():
+        registered[(reg.name, name)] = cls.__module__
+        # each module is found in one of its registry's locations
+        assert any(cls.__module__ == loc or cls.__module__.startswith(
+            loc + '.') for loc in reg._locations), (reg.name, name,
+                                                     cls.__module__)
+# importing every subpackage by hand registers nothing more
+import mmmrmllm.apis, mmmrmllm.datasets, mmmrmllm.engine  # noqa
+import mmmrmllm.evaluation, mmmrmllm.models, mmmrmllm.text  # noqa
+import mmmrmllm.visualization  # noqa
+after = {(reg.name, name) for reg in all_registries()
+         for name in reg.module_dict}
+assert after == set(registered), sorted(after - set(registered))
+print(len(registered), len({reg.name for reg in all_registries()}))
+"""
+
+
+def test_register_all_modules_imports_every_location():
+    """``register_all_modules`` relies on the registries' ``locations``:
+    they list every subpackage that registers something."""
+    num_modules, num_registries = map(int, _run(REGISTER_ALL).split())
+    assert num_registries == len(registry.all_registries()) >= 19
+    assert num_modules >= 25

@@ -7,6 +7,10 @@ from mmengine import DefaultScope
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Register all modules of mmmrmllm (and mmdet) into the registries.
 
+    mmmrmllm's modules are imported from the ``locations`` of its
+    registries (``mmmrmllm.registry``), the same places that building by
+    name imports lazily.
+
     Args:
         init_default_scope (bool): Whether to set the default scope to
             ``mmmrmllm``, so that building by name searches mmmrmllm's
@@ -14,12 +18,11 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """
     from mmdet.utils import register_all_modules as mmdet_register_all
 
+    from mmmrmllm.registry import all_registries
+
     mmdet_register_all(init_default_scope=False)
-    import mmmrmllm.datasets  # noqa: F401,F403
-    import mmmrmllm.engine  # noqa: F401,F403
-    import mmmrmllm.evaluation  # noqa: F401,F403
-    import mmmrmllm.models  # noqa: F401,F403
-    import mmmrmllm.visualization  # noqa: F401,F403
+    for registry in all_registries():
+        registry.import_from_location()
 
     if not init_default_scope:
         return
