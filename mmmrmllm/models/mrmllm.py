@@ -8,6 +8,7 @@ perception forward is in :mod:`.perception_pass`, the LLM's sequences in
 import os
 from typing import Dict, List, Optional, Sequence
 
+import torch
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
@@ -24,6 +25,11 @@ from mmmrmllm.utils.part_timer import timed_part
 
 from .detectors import build_detector_adapter
 from .frozen_state import FrozenStateMixin
+from .instruction import (
+    instructed_queries,
+    load_instruction_tokenizer,
+    sequence_questions,
+)
 from .perception import PerceptionFeedback, PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
 from .sequence_assembly import assemble_sequences, per_image
@@ -121,6 +127,15 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             branch, to train it on box-only data (logged). Without it, such
             a detector needs ``gt_instances.masks`` in every annotated
             sample (``LoadAnnotations(with_mask=True)``). Defaults to False.
+        use_instruction_in_fusion (bool): InstructBLIP's instruction-aware
+            queries: each question's tokens join the fusion's
+            self-attention, so the LLM's soft tokens are computed per
+            (image, question) (a second fusion pass; the feedback keeps the
+            instruction-free queries). Defaults to False.
+        instruction_tokenizer (str, optional): A local HF tokenizer
+            directory for the instructions (InstructBLIP's
+            ``qformer_tokenizer``); defaults to the LLM's tokenizer. Its
+            vocabulary must fit ``fusion.vocab_size``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -150,6 +165,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                  generation_cfg: Optional[dict] = None,
                  pretrained_mllm: Optional[str] = None,
                  drop_mask_branch: bool = False,
+                 use_instruction_in_fusion: bool = False,
+                 instruction_tokenizer: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         check_variant(variant, detector, vision_encoder, fusion, llm,
                       detection_source)
@@ -195,6 +212,10 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         self.pretrained_report: Optional[dict] = None
         if pretrained_mllm is not None:
             self._load_pretrained_mllm(pretrained_mllm)
+        self.instruction_tokenizer = None
+        if use_instruction_in_fusion and self.fusion is not None:
+            self.instruction_tokenizer = load_instruction_tokenizer(
+                instruction_tokenizer, self.llm, self.fusion)
         self.register_frozen_state_hooks()
 
     # ----------------------------------------------------------- building
@@ -335,13 +356,28 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         soft = self.language_projection(state.queries)
         names = self._classes(samples) if self.use_perception_prompt \
             else None
-        return assemble_sequences(
+        visual, prompts, owners = assemble_sequences(
             soft, samples, self.llm, training,
             box_tokens=state.llm_box_tokens,
             detections=state.detections,
             prompt_generator=self.prompt_generator
             if self.use_perception_prompt else None,
             class_names=names)
+        if self.instruction_tokenizer is not None and owners:
+            # the same sequences, with soft tokens of each question's
+            # instruction-aware queries
+            ids, mask = self.instruction_tokenizer(
+                sequence_questions(samples), soft.device)
+            with timed_part(self, 'fusion', len(owners)):
+                queries = instructed_queries(self.fusion,
+                                             state.fusion_inputs, owners,
+                                             ids, mask)
+            per_seq = self.language_projection(queries)
+            visual = [
+                torch.cat([q, v[q.shape[0]:]], dim=0)
+                for q, v in zip(per_seq, visual)
+            ]
+        return visual, prompts, owners
 
     # ---------------------------------------------------------- BaseModel
     def forward(self,

@@ -46,6 +46,9 @@ class PerceptionState(NamedTuple):
         queries: Shared queries (B, Nq, C).
         llm_box_tokens: Per-image box tokens for the LLM.
         det_losses: The detector's losses (training).
+        fusion_inputs: The fusion's arguments, kept to compute
+            instruction-aware queries per question
+            (``use_instruction_in_fusion``; None otherwise).
     """
     feats: Optional[Tuple[Tensor, ...]]
     feats_fb: Optional[Tuple[Tensor, ...]]
@@ -54,6 +57,7 @@ class PerceptionState(NamedTuple):
     queries: Optional[Tensor]
     llm_box_tokens: Optional[List[Tensor]]
     det_losses: dict = {}
+    fusion_inputs: Optional[dict] = None
 
 
 def normalise_detections(results: Sequence[InstanceData],
@@ -267,14 +271,15 @@ class PerceptionPassMixin:
                 feats, samples, training, rescale)
             box_out = self._box_tokens(detections, samples)
             fusion_tokens, fusion_mask = box_out['fusion']
+        fusion_inputs = dict(
+            visual_tokens=vis.tokens,
+            num_prefix_tokens=vis.num_prefix,
+            grid=vis.grid,
+            perception_tokens=fusion_tokens,
+            perception_mask=fusion_mask,
+            **self._fusion_feats(inputs, feats, samples))
         with timed_part(self, 'fusion', n):
-            queries = self.fusion(
-                vis.tokens,
-                vis.num_prefix,
-                vis.grid,
-                perception_tokens=fusion_tokens,
-                perception_mask=fusion_mask,
-                **self._fusion_feats(inputs, feats, samples))
+            queries = self.fusion(**fusion_inputs)
         feats_fb = feats
         if self.use_feedback:
             with timed_part(self, 'feedback', n):
@@ -293,8 +298,9 @@ class PerceptionPassMixin:
                 box_out = self._box_tokens(detections, samples)
             if 'llm' in box_out:
                 llm_tokens = self.perception_encoder.split(*box_out['llm'])
-        return PerceptionState(feats, feats_fb, results, detections,
-                               queries, llm_tokens, losses)
+        return PerceptionState(
+            feats, feats_fb, results, detections, queries, llm_tokens,
+            losses, fusion_inputs if self.instruction_tokenizer else None)
 
     def _detections_first(self, feats, samples, training, rescale):
         """Detections before the fusion (box tokens into the fusion).

@@ -4,9 +4,10 @@ import os
 import os.path as osp
 
 import torch
-from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.structures import InstanceData
+
+from mmmrmllm.structures import MRMLLMDataSample
 
 CLASSES = ('circle', 'square', 'triangle')
 WORDS = ('a b c the is are what how many which colour color red green blue '
@@ -170,9 +171,9 @@ def make_sample(i: int = 0,
                 boxes: bool = True,
                 questions: bool = True,
                 size: int = 64,
-                num_gt: int = 2) -> DetDataSample:
+                num_gt: int = 2) -> MRMLLMDataSample:
     """One sample following docs/contracts.md."""
-    s = DetDataSample(
+    s = MRMLLMDataSample(
         metainfo=dict(
             img_id=i,
             img_path=f'img_{i}.png',

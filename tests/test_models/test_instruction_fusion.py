@@ -1,0 +1,73 @@
+"""use_instruction_in_fusion: InstructBLIP's instruction-aware queries as
+a switch of the joint model."""
+import pytest
+import torch
+from tiny_models import (
+    fusion_cfg,
+    make_sample,
+    make_tokenizer,
+    mrmllm_cfg,
+    preprocess,
+)
+
+from mmmrmllm.registry import MODELS
+
+
+@pytest.fixture(scope='module')
+def tok(tmp_path_factory):
+    return make_tokenizer(str(tmp_path_factory.mktemp('tok')))
+
+
+def build(tok, on, **fusion):
+    torch.manual_seed(0)
+    return MODELS.build(
+        mrmllm_cfg('retinanet', tok, use_instruction_in_fusion=on,
+                   fusion=fusion_cfg(**fusion)))
+
+
+def sequences(model, samples, training):
+    data = preprocess(model, samples, training)
+    model.train(training)
+    state = model._perceive(data['inputs'], data['data_samples'], training)
+    return model._lm_sequences(state, data['data_samples'], training)
+
+
+def test_soft_tokens_depend_on_the_question_only_when_switched_on(tok):
+    vocab = len(MODELS.build(mrmllm_cfg('retinanet', tok)).llm.tokenizer)
+    samples = [make_sample(0), make_sample(1, boxes=False)]
+    samples[0].questions = ['how many circles?', 'is there a square?']
+    samples[0].gt_answers = [['1'], ['no']]
+    off = build(tok, False, vocab_size=vocab)
+    on = build(tok, True, vocab_size=vocab)
+    nq = on.fusion.num_queries
+    visual, prompts, owners = sequences(off, samples, False)
+    assert torch.equal(visual[0], visual[1])  # one image: the same tokens
+    visual_on, prompts_on, owners_on = sequences(on, samples, False)
+    assert owners_on == owners and len(prompts_on) == len(prompts)
+    assert not torch.allclose(visual_on[0][:nq], visual_on[1][:nq])
+    # the box tokens after the soft tokens are the image's, unchanged
+    assert torch.equal(visual_on[0][nq:], visual_on[1][nq:])
+    # answers come out per question, as without the switch
+    data = preprocess(on, samples, False)
+    on.eval()
+    out = on.predict(data['inputs'], data['data_samples'])
+    assert [len(s.pred_answers) for s in out] == [2, len(samples[1].questions)]
+
+
+def test_lm_loss_trains_the_instruction_embeddings(tok):
+    vocab = len(MODELS.build(mrmllm_cfg('retinanet', tok)).llm.tokenizer)
+    model = build(tok, True, vocab_size=vocab)
+    model.train()
+    losses = model(**preprocess(model, [make_sample(0)]), mode='loss')
+    losses['lm.loss_lm'].backward()
+    grad = model.fusion.embeddings.word_embeddings.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+def test_a_tokenizer_larger_than_the_fusion_vocabulary_is_refused(tok):
+    with pytest.raises(ValueError, match=r'fusion.vocab_size=8'):
+        build(tok, True, vocab_size=8)
+    with pytest.raises(FileNotFoundError, match='instruction_tokenizer'):
+        MODELS.build(mrmllm_cfg('retinanet', tok,
+                                use_instruction_in_fusion=True,
+                                instruction_tokenizer='no/such/dir'))
