@@ -45,6 +45,31 @@ def resample_to_grid(feats: Sequence[Tensor], valid_hw: Sequence[Tuple[int,
     return torch.cat(out).flatten(2).transpose(1, 2)
 
 
+def _perception_branch(tokens: List[Tensor], masks: List[Tensor]
+                       ) -> Optional[Tuple[Tensor, Tensor]]:
+    """The memory of the gated perception branch of the cross-attention.
+
+    Args:
+        tokens (list[Tensor]): Token groups, each (B, Ni, C).
+        masks (list[Tensor]): Their (B, Ni) bool masks, True = valid.
+
+    Returns:
+        tuple[Tensor, Tensor] | None: Tokens (B, N + 1, C) and the additive
+        attention mask (B, 1, 1, N + 1); None without tokens.
+    """
+    if not tokens:
+        return None
+    mask = torch.cat(masks, dim=1)
+    tokens = torch.cat(tokens, dim=1)
+    # A sample with no valid token gets one zero token, so its
+    # softmax stays finite (its branch output is then zero).
+    empty = ~mask.any(dim=1)
+    mask = torch.cat([mask, empty[:, None]], dim=1)
+    tokens = F.pad(tokens, (0, 0, 0, 1))
+    additive = (~mask).to(tokens.dtype) * -10000.0
+    return tokens, additive[:, None, None, :]
+
+
 @MODELS.register_module()
 class SharedQueryFusion(BaseModule):
     """Learned queries fused with the MLLM's visual tokens and the
@@ -160,6 +185,28 @@ class SharedQueryFusion(BaseModule):
                 # in 'concat' mode the layers' perception gates do this.
                 self.p_gate = nn.Parameter(torch.full((1, ), p_gate_init))
 
+    def _project_feats(self, perception_feats: Sequence[Tensor],
+                       valid_hw: List[Tuple[int, int]],
+                       pad_hw: Tuple[int, int],
+                       grid: Tuple[int, int]) -> Tensor:
+        """Detector levels on the patch grid, projected to the memory width.
+
+        Returns:
+            Tensor: (B, gh * gw, memory_dims).
+        """
+        if self.p_level_proj is not None:
+            if len(perception_feats) != len(self.p_level_proj):
+                raise ValueError(
+                    f'{len(perception_feats)} neck levels, but the '
+                    f'fusion was built for perception_dims='
+                    f'{list(self.perception_dims)}')
+            perception_feats = [
+                proj(f) for proj, f in zip(self.p_level_proj,
+                                           perception_feats)
+            ]
+        p = resample_to_grid(perception_feats, valid_hw, pad_hw, grid)
+        return self.p_proj(p)
+
     def forward(self,
                 visual_tokens: Tensor,
                 num_prefix_tokens: int = 0,
@@ -193,21 +240,9 @@ class SharedQueryFusion(BaseModule):
             Tensor: Shared queries ``Q_shared``, (B, Nq, hidden_size).
         """
         memory = self.v_proj(visual_tokens)
-        branch_tokens = []
-        branch_masks = []
+        branch_tokens, branch_masks = [], []
         if perception_feats is not None and self.perception_dims is not None:
-            if self.p_level_proj is not None:
-                if len(perception_feats) != len(self.p_level_proj):
-                    raise ValueError(
-                        f'{len(perception_feats)} neck levels, but the '
-                        f'fusion was built for perception_dims='
-                        f'{list(self.perception_dims)}')
-                perception_feats = [
-                    proj(f) for proj, f in zip(self.p_level_proj,
-                                               perception_feats)
-                ]
-            p = resample_to_grid(perception_feats, valid_hw, pad_hw, grid)
-            p = self.p_proj(p)
+            p = self._project_feats(perception_feats, valid_hw, pad_hw, grid)
             if self.perception_merge == 'sum':
                 p = F.pad(p, (0, 0, num_prefix_tokens, 0))
                 memory = memory + self.p_gate * p
@@ -221,17 +256,7 @@ class SharedQueryFusion(BaseModule):
                 perception_mask = perception_tokens.new_ones(
                     perception_tokens.shape[:2], dtype=torch.bool)
             branch_masks.append(perception_mask)
-        perception = None
-        if branch_tokens:
-            mask = torch.cat(branch_masks, dim=1)
-            tokens = torch.cat(branch_tokens, dim=1)
-            # A sample with no valid token gets one zero token, so its
-            # softmax stays finite (its branch output is then zero).
-            empty = ~mask.any(dim=1)
-            mask = torch.cat([mask, empty[:, None]], dim=1)
-            tokens = F.pad(tokens, (0, 0, 0, 1))
-            additive = (~mask).to(tokens.dtype) * -10000.0
-            perception = (tokens, additive[:, None, None, :])
+        perception = _perception_branch(branch_tokens, branch_masks)
 
         b = visual_tokens.shape[0]
         queries = self.query_tokens.expand(b, -1, -1)
