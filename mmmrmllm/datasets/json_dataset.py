@@ -110,8 +110,41 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
     def parse_data_info(self, raw_data_info: dict) -> Optional[dict]:
         """One sample from the records of one image (None if skipped)."""
         raws = raw_data_info['raws']
-        first = raws[0]
         record = f'image {raw_data_info["key"]!r}'
+        image = self._image_of(raws, record)
+        if image is None:
+            return None
+        data_info = dict(
+            img_path=osp.join(self._img_prefix, image),
+            img_id=raw_data_info['img_id'],
+            seg_map_path=None)
+        if not self._check_first_record(raws[0], record, data_info):
+            return None
+        questions = self._questions_of(raws, record, data_info)
+        if questions is None:
+            return None
+        has_det_ann = any('instances' in r for r in raws)
+        if 'has_det_ann' in raws[0]:
+            has_det_ann = bool(raws[0]['has_det_ann'])
+        instances = []
+        if has_det_ann:
+            for raw in raws:
+                for k, inst in enumerate(raw.get('instances', [])):
+                    parsed = self._parse_instance(
+                        inst, data_info, f'{record}, instance {k}')
+                    if parsed is not None:
+                        instances.append(parsed)
+        data_info['instances'] = instances
+        data_info['has_det_ann'] = has_det_ann
+        if not has_det_ann and not questions:
+            self._invalid('empty_sample', record,
+                          'sample has neither box annotations nor questions')
+            return None
+        return data_info
+
+    def _image_of(self, raws: List[dict], record: str) -> Optional[str]:
+        """The one image file that the records of an image id name, and
+        its boxes given at most once (None, counted as invalid, if not)."""
         images = list(dict.fromkeys(r['image'] for r in raws
                                     if r.get('image') is not None))
         if not images:
@@ -131,10 +164,13 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
                 f'{sum("instances" in r for r in raws)} records of this '
                 'image each give "instances"; give its boxes once')
             return None
-        data_info = dict(
-            img_path=osp.join(self._img_prefix, images[0]),
-            img_id=raw_data_info['img_id'],
-            seg_map_path=None)
+        return images[0]
+
+    def _check_first_record(self, first: dict, record: str,
+                            data_info: dict) -> bool:
+        """Check the image fields of the first record (size,
+        ``has_det_ann``, ``instances``) and copy its size to
+        ``data_info``; False (counted as invalid) for a bad one."""
         for key in ('width', 'height'):
             value = first.get(key)
             if value is None:
@@ -144,21 +180,27 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
                 self._invalid('bad_image_size', record,
                               f'{key} must be a positive integer, got '
                               f'{value!r}')
-                return None
+                return False
             data_info[key] = value
         if 'has_det_ann' in first and not isinstance(first['has_det_ann'],
                                                      bool):
             self._invalid('malformed_record', record,
                           '"has_det_ann" must be true or false, got '
                           f'{first["has_det_ann"]!r}')
-            return None
+            return False
         if 'instances' in first and not isinstance(first['instances'],
                                                    list):
             self._invalid('malformed_record', record,
                           '"instances" must be a list, got '
                           f'{type(first["instances"]).__name__}')
-            return None
+            return False
+        return True
 
+    def _questions_of(self, raws: List[dict], record: str,
+                      data_info: dict) -> Optional[list]:
+        """The image's questions, their text fields put in ``data_info``;
+        None (counted as invalid) for a malformed one or a question id
+        used before in the file."""
         questions = []
         try:
             for raw in raws:
@@ -174,25 +216,7 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
                               'file')
                 return None
         self._question_ids.update(data_info['question_ids'])
-
-        has_det_ann = any('instances' in r for r in raws)
-        if 'has_det_ann' in first:
-            has_det_ann = bool(first['has_det_ann'])
-        instances = []
-        if has_det_ann:
-            for raw in raws:
-                for k, inst in enumerate(raw.get('instances', [])):
-                    parsed = self._parse_instance(
-                        inst, data_info, f'{record}, instance {k}')
-                    if parsed is not None:
-                        instances.append(parsed)
-        data_info['instances'] = instances
-        data_info['has_det_ann'] = has_det_ann
-        if not has_det_ann and not questions:
-            self._invalid('empty_sample', record,
-                          'sample has neither box annotations nor questions')
-            return None
-        return data_info
+        return questions
 
     def _parse_instance(self, inst: dict, data_info: dict,
                         record: str) -> Optional[dict]:
