@@ -1,29 +1,40 @@
 # MR-MLLM at paper scale: DINO-4scale (ResNet-50) + InstructBLIP's EVA
 # ViT-g/14 vision tower + a 32-query Q-Former-shaped SharedQueryFusion +
-# Vicuna-7B, on COCO + VQAv2, tested on CODA corner cases.
+# Vicuna-7B, on COCO + VQAv2, tested on CODA corner cases; 8 GPUs x 2
+# images, 60k iterations.
 #
 #   python tools/train.py configs/mrmllm_dino_vicuna.py
 #   bash tools/dist_train.sh configs/mrmllm_dino_vicuna.py 8
 #
-# Training stages (switch `stage` below, or --cfg-options is not enough:
-# copy this file and change it):
-#   'align'  - detector, vision tower and LLM frozen; the fusion, language
-#              projection, box tokens and feedback gates learn.
-#   'mutual' - (default) the detector trains too, and the LM loss reaches
-#              it through the shared queries (detach_perception=False).
-#   'lora'   - as 'mutual', plus LoRA adapters on the LLM.
+# This file is stage 2, mutual reinforcement (joint fine-tuning): the
+# detector trains too and the LM loss reaches it through the shared queries
+# (detach_perception=False); the vision tower and the LLM stay frozen.
+# The other stages are small configs deriving from this one (train them
+# the same way):
+#   stage 1, alignment: detector, vision tower and LLM frozen; the fusion,
+#     language projection, box tokens and feedback gates learn --
+#     configs/mrmllm/
+#       mrmllm_dino_4scale_r50_vicuna_7b_8xb2_60ki_coco_vqav2_stage1_align.py
+#   stage 2 with LoRA adapters on the LLM --
+#     configs/mrmllm/
+#       mrmllm_dino_4scale_r50_vicuna_7b_8xb2_60ki_coco_vqav2_stage2_lora.py
+# (a stage 2 run usually starts from the stage 1 checkpoint: `load_from`).
+from mmengine._strategy import FSDPStrategy
 from mmengine.config import read_base
 from mmengine.optim import CosineAnnealingLR, LinearLR
-from mmengine.runner import IterBasedTrainLoop, TestLoop, ValLoop
+from mmengine.runner import (
+    FlexibleRunner,
+    IterBasedTrainLoop,
+    TestLoop,
+    ValLoop,
+)
+from torch.distributed.fsdp.wrap import size_based_auto_wrap_policy
 from torch.optim import AdamW
 
 from mmmrmllm.models import (
-    MRMLLM,
     HFVisionEncoder,
     LLMHead,
-    MRMLLMDataPreprocessor,
     PerceptionEncoder,
-    PerceptionFeedback,
     PerceptionPromptGenerator,
     SharedQueryFusion,
 )
@@ -32,6 +43,7 @@ with read_base():
     from ._base_.datasets.coco_vqav2_coda import *  # noqa: F401,F403
     from ._base_.default_runtime import *  # noqa: F401,F403
     from ._base_.models.dino_4scale_r50 import detector
+    from ._base_.models.mrmllm import model
 
 # ---- weight locations (local paths; nothing is downloaded) --------------
 # An HF InstructBLIP-Vicuna-7B directory (`save_pretrained`): vision tower,
@@ -39,7 +51,6 @@ with read_base():
 instructblip_dir = 'checkpoints/instructblip-vicuna-7b'
 # An mmdet DINO-4scale R50 COCO checkpoint.
 dino_checkpoint = 'checkpoints/dino-4scale_r50_8xb2-12e_coco.pth'
-stage = 'mutual'
 # -------------------------------------------------------------------------
 
 # InstructBLIP's EVA ViT-g/14 (the vision tower of instructblip-vicuna-7b)
@@ -66,19 +77,10 @@ vicuna_7b = dict(
     bos_token_id=1,
     eos_token_id=2)
 
-model = dict(
-    type=MRMLLM,
-    variant='joint',
+model.update(
     detector=detector,
     detector_checkpoint=dino_checkpoint,
     pretrained_mllm=instructblip_dir,
-    data_preprocessor=dict(
-        type=MRMLLMDataPreprocessor,
-        # CLIP/EVA normalisation of the encoder view
-        enc=dict(
-            mean=[122.771, 116.746, 104.094],
-            std=[68.501, 66.632, 70.323],
-            bgr_to_rgb=True)),
     vision_encoder=dict(
         type=HFVisionEncoder, model_cfg=eva_vit_g, frozen=True),
     # laid out like InstructBLIP's Q-Former so its weights load one-to-one
@@ -92,7 +94,6 @@ model = dict(
         cross_attention_frequency=2,
         vocab_size=30523,
         perception_merge='sum'),
-    feedback=dict(type=PerceptionFeedback, num_levels=4, num_heads=8),
     perception_encoder=dict(type=PerceptionEncoder, embed_dims=256),
     prompt_generator=dict(
         type=PerceptionPromptGenerator,
@@ -106,18 +107,12 @@ model = dict(
         model_cfg=vicuna_7b,
         tokenizer=instructblip_dir,
         torch_dtype='bfloat16',
-        train_mode='lora' if stage == 'lora' else 'frozen',
+        train_mode='frozen',
+        # used by train_mode='lora' (the stage 2 LoRA config)
         lora_cfg=dict(r=16, lora_alpha=32, target_modules=['q_proj',
                                                            'v_proj']),
         max_length=1024,
-        generation_cfg=dict(max_new_tokens=16, num_beams=1)),
-    lambda_det=1.0,
-    lambda_lm=1.0,
-    use_det_feats_in_fusion=True,
-    use_feedback=True,
-    use_box_tokens=True,
-    use_perception_prompt=True,
-    detach_perception=stage == 'align')
+        generation_cfg=dict(max_new_tokens=16, num_beams=1)))
 
 max_iters = 60000
 train_cfg = dict(
@@ -130,9 +125,8 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=1.0, norm_type=2),
     paramwise_cfg=dict(
         custom_keys={
-            # 'align' keeps the detector as loaded
-            'detector':
-            dict(lr_mult=0.0 if stage == 'align' else 0.1, decay_mult=1.0),
+            # stage 1 keeps the detector as loaded (lr_mult=0)
+            'detector': dict(lr_mult=0.1, decay_mult=1.0),
         }))
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.01, by_epoch=False, begin=0,
@@ -148,17 +142,14 @@ param_scheduler = [
 # 7B on 8 GPUs: FSDP through MMEngine's FlexibleRunner (README, "Memory
 # plan"). Frozen and trainable parameters share FSDP units, hence
 # use_orig_params.
-runner_type = 'FlexibleRunner'
+runner_type = FlexibleRunner
 strategy = dict(
-    type='FSDPStrategy',
+    type=FSDPStrategy,
     model_wrapper=dict(
         auto_wrap_policy=dict(
-            type='torch.distributed.fsdp.wrap.size_based_auto_wrap_policy',
+            type=size_based_auto_wrap_policy,
             min_num_params=int(1e7)),
         use_orig_params=True),
     state_dict_cfg='full')
-default_hooks.update(  # noqa: F405
-    checkpoint=dict(
-        type='CheckpointHook', interval=5000, by_epoch=False,
-        max_keep_ckpts=3))
+default_hooks.checkpoint.interval = 5000  # noqa: F405
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -35,11 +35,11 @@ from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.stages import Stage  # noqa: E402
 
 CONFIG = osp.join(ROOT, 'configs', 'mrmllm',
-                  'mrmllm_dino_r18_tinyllama_250i_cornershapes.py')
+                  'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py')
 DET_CONFIG = osp.join(ROOT, 'configs', 'pretrain',
-                      'dino_r18_det_250i_cornershapes.py')
+                      'dino_r18_1xb8_250i_cornershapes_det.py')
 LM_CONFIG = osp.join(ROOT, 'configs', 'pretrain',
-                     'llama_4l_text_2500i_cornershapes.py')
+                     'llama_4l_1xb12_2500i_cornershapes_text.py')
 QUESTION_TYPES = ('existence', 'counting', 'colour', 'shape_at_position',
                   'relative_position')
 # (summary key, split, target); issue "The MLLM reads what it sees"

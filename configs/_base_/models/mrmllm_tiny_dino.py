@@ -2,49 +2,38 @@
 # + 3 decoder layers, 100 queries) + a small CLIP-style ViT + a 2-layer
 # Q-Former + a 2-layer Llama with the built-in byte tokenizer, all from
 # scratch (no weights needed). Images: detector view ~128 px, encoder 64 px.
+# The detector's classes are the dataset's: the config that picks the
+# dataset sets `detector.bbox_head.num_classes` and `model.class_names`
+# (configs/mrmllm/mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py).
 from mmengine.config import read_base
 
 from mmmrmllm.models import (
-                             MRMLLM,
-                             HFVisionEncoder,
-                             LLMHead,
-                             MRMLLMDataPreprocessor,
-                             PerceptionEncoder,
-                             PerceptionFeedback,
-                             PerceptionPromptGenerator,
-                             SharedQueryFusion,
+    HFVisionEncoder,
+    LLMHead,
+    PerceptionEncoder,
+    PerceptionPromptGenerator,
+    SharedQueryFusion,
 )
 
 with read_base():
     from .dino_4scale_r50 import detector
+    from .mrmllm import model
 
 # mmdet's DINO-4scale, shrunk: ResNet-18 trained from scratch, 2 encoder /
-# 3 decoder layers, 100 queries, 3 classes.
+# 3 decoder layers, 100 queries.
 detector.num_queries = 100
-detector.backbone.update(
-    depth=18,
-    frozen_stages=-1,
-    norm_cfg=dict(type='BN', requires_grad=True),
-    norm_eval=False)
+detector.backbone.update(depth=18, frozen_stages=-1, norm_eval=False)
+detector.backbone.norm_cfg.requires_grad = True
 detector.neck.in_channels = [128, 256, 512]
 detector.encoder.num_layers = 2
 detector.encoder.layer_cfg.ffn_cfg.feedforward_channels = 1024
 detector.decoder.num_layers = 3
 detector.decoder.layer_cfg.ffn_cfg.feedforward_channels = 1024
-detector.bbox_head.num_classes = 3
 detector.dn_cfg.group_cfg.num_dn_queries = 30
 detector.test_cfg.max_per_img = 100
 
-model = dict(
-    type=MRMLLM,
-    variant='joint',
+model.update(
     detector=detector,
-    data_preprocessor=dict(
-        type=MRMLLMDataPreprocessor,
-        enc=dict(
-            mean=[122.771, 116.746, 104.094],
-            std=[68.501, 66.632, 70.323],
-            bgr_to_rgb=True)),
     vision_encoder=dict(
         type=HFVisionEncoder,
         model_cfg=dict(
@@ -66,7 +55,6 @@ model = dict(
         vocab_size=512,
         dropout=0.0,
         attn_dropout=0.0),
-    feedback=dict(type=PerceptionFeedback, num_levels=4, num_heads=8),
     perception_encoder=dict(type=PerceptionEncoder, embed_dims=128),
     prompt_generator=dict(
         type=PerceptionPromptGenerator, score_thr=0.3, max_objects=10),
@@ -86,11 +74,4 @@ model = dict(
             pad_token_id=2),
         tokenizer='byte',
         train_mode='full',
-        generation_cfg=dict(max_new_tokens=8)),
-    lambda_det=1.0,
-    lambda_lm=1.0,
-    use_det_feats_in_fusion=True,
-    use_feedback=True,
-    use_box_tokens=True,
-    use_perception_prompt=True,
-    detach_perception=False)
+        generation_cfg=dict(max_new_tokens=8)))

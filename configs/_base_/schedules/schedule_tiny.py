@@ -10,18 +10,12 @@ train_cfg = dict(
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
 
+# DINO's optimizer and gradient clipping (the detector pre-training stage's;
+# the joint stage clips and scales each part on its own)
 optim_wrapper = dict(
     type=OptimWrapper,
     optimizer=dict(type=AdamW, lr=2e-4, weight_decay=1e-4),
-    clip_grad=dict(max_norm=0.1, norm_type=2),
-    # the language side learns from scratch here and needs a larger step
-    paramwise_cfg=dict(
-        custom_keys=dict(
-            llm=dict(lr_mult=5.0),
-            fusion=dict(lr_mult=5.0),
-            vision_encoder=dict(lr_mult=5.0),
-            language_projection=dict(lr_mult=5.0),
-            perception_encoder=dict(lr_mult=5.0))))
+    clip_grad=dict(max_norm=0.1, norm_type=2))
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.1, by_epoch=False, begin=0, end=20),
     dict(

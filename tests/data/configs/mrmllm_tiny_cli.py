@@ -1,11 +1,12 @@
 # A very small MR-MLLM for the CLI tests (tests/test_tools/test_cli.py):
 # the main-job config with 64-px images, a 20-query DINO (1 encoder /
 # 2 decoder layers), 1-layer Q-Former / ViT / Llama (the generated
-# subword tokenizer), 8 iterations. Run from a folder holding data/cornershapes/.
+# subword tokenizer), 8 iterations. Run from a folder holding
+# data/cornershapes/.
 from mmengine.config import read_base
 
 with read_base():
-    from ....configs.mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403,E501
+    from ....configs.mrmllm.mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes import *  # noqa: F401,F403,E501
 
 from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets.transforms import LoadAnnotations, Resize
@@ -13,6 +14,7 @@ from mmengine.dataset import ConcatDataset, DefaultSampler
 from mmengine.optim import LinearLR
 
 from mmmrmllm.datasets import EncoderView, MixedRatioSampler, PackMRMLLMInputs
+from mmmrmllm.models import LLMHead
 
 det_scale = (64, 64)
 enc_scale = (32, 32)
@@ -63,7 +65,7 @@ model.perception_encoder.embed_dims = 64  # noqa: F405
 # tokenizer generated next to the data) start from scratch
 model.detector_checkpoint = None  # noqa: F405
 model.llm = dict(  # noqa: F405
-    type='LLMHead',
+    type=LLMHead,
     model_cfg=dict(
         model_type='llama', vocab_size=256, hidden_size=64,
         intermediate_size=128, num_hidden_layers=1, num_attention_heads=2,
@@ -81,9 +83,7 @@ train_cfg.update(max_iters=max_iters, val_interval=max_iters)  # noqa: F405
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.1, by_epoch=False, begin=0, end=4),
 ]
-default_hooks.update(  # noqa: F405
-    checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False,
-                    max_keep_ckpts=10),
-    logger=dict(type='LoggerHook', interval=1),
-    visualization=dict(draw=True, interval=1))
+default_hooks.checkpoint.update(interval=2, max_keep_ckpts=10)  # noqa: F405
+default_hooks.logger.interval = 1  # noqa: F405
+default_hooks.visualization.update(draw=True, interval=1)  # noqa: F405
 log_processor.update(window_size=1)  # noqa: F405

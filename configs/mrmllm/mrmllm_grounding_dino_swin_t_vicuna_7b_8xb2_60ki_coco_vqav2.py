@@ -2,12 +2,14 @@
 # detector of LLMDet: everything else as configs/mrmllm_dino_vicuna.py. The
 # dataset's class names are its text prompt (GroundingDINOAdapter).
 #
-#   python tools/train.py configs/mrmllm_grounding_dino_vicuna.py
+#   bash tools/dist_train.sh configs/mrmllm/<this file> 8
 from mmengine.config import read_base
 
 with read_base():
-    from ._base_.models.grounding_dino_swin_t import detector as grounding_dino
-    from .mrmllm_dino_vicuna import *  # noqa: F401,F403
+    from .._base_.models.grounding_dino_swin_t import (
+        detector as grounding_dino,
+    )
+    from ..mrmllm_dino_vicuna import *  # noqa: F401,F403
 
 # local weights (nothing is downloaded): bert-base-uncased's save_pretrained
 # directory and an mmdet Grounding DINO-T checkpoint
@@ -16,4 +18,5 @@ bert_dir = 'checkpoints/bert-base-uncased'
 model.detector = dict(  # noqa: F405
     grounding_dino,
     language_model=dict(grounding_dino['language_model'], name=bert_dir))
-model.detector_checkpoint = 'checkpoints/grounding_dino_swin-t_coco.pth'  # noqa: F405,E501
+model.detector_checkpoint = (  # noqa: F405
+    'checkpoints/grounding_dino_swin-t_coco.pth')

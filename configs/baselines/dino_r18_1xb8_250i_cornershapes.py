@@ -3,7 +3,7 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ..mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: F401,F403
+    from ..mrmllm.mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes import *  # noqa: F401,F403,E501
 
 model.update(variant='detector_only')  # noqa: F405
 

@@ -3,6 +3,6 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ..mrmllm.mrmllm_dino_r18_tinyllama_250i_cornershapes import *  # noqa: E501,F401,F403
+    from ..mrmllm.mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes import *  # noqa: E501,F401,F403
 
 model.fusion.update(perception_merge='concat')  # noqa: F405

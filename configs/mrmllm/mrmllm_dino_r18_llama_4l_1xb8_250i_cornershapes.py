@@ -1,0 +1,75 @@
+# The tiny MR-MLLM of the main job (`make demo`), joint stage of the staged
+# recipe (as in the paper: a pretrained detector + a pretrained LLM, then
+# joint training): the tiny model of _base_/models/mrmllm_tiny_dino.py with
+# DINO (ResNet-18) from the detector pre-training stage and a 4-layer Llama
+# from the language pre-training stage (a standard Hugging Face directory)
+# in place of its random LLM; the small CLIP-style ViT and the 2-layer
+# Q-Former train from scratch; CornerShapes on a CPU, 1 process x 8 images,
+# 250 iterations. Build the two inputs first (`make demo` does it and caches
+# them):
+#   python tools/train.py \
+#       configs/pretrain/dino_r18_1xb8_250i_cornershapes_det.py
+#   python tools/train.py \
+#       configs/pretrain/llama_4l_1xb12_2500i_cornershapes_text.py
+from mmengine.config import read_base
+
+from mmmrmllm.engine.optimizers import PartwiseClipOptimWrapper
+
+with read_base():
+    from .._base_.datasets.cornershapes import *  # noqa: F401,F403
+    from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.models.cornershapes_prompt import prompt_generator
+    from .._base_.models.mrmllm_tiny_dino import model
+    from .._base_.schedules.schedule_tiny import *  # noqa: F401,F403
+
+# the dataset's classes
+model.class_names = class_names  # noqa: F405
+model.detector.bbox_head.num_classes = num_classes  # noqa: F405
+# the two pre-training stages' outputs (work_dirs/<stage config's name>)
+model.detector_checkpoint = (
+    'work_dirs/dino_r18_1xb8_250i_cornershapes_det/iter_250.pth')
+# the language stage's Llama and its tokenizer, one Hugging Face directory,
+# instead of the base's random Llama and byte tokenizer; it reads the
+# perception prompt it learnt on, and answers in one word
+model.llm.update(
+    name_or_path='work_dirs/llama_4l_1xb12_2500i_cornershapes_text/hf_model',
+    model_cfg=None,
+    tokenizer=None,
+    generation_cfg=dict(max_new_tokens=4))
+model.prompt_generator = prompt_generator
+# det_train images carry boxes and questions: early on, half of them show a
+# corrupted copy of their ground truth to the LLM instead of the
+# detections, fading out over the first half of training
+model.gt_perception = dict(
+    prob_start=0.5, prob_end=0.0, decay_iters=200,
+    corrupt=dict(drop=0.1, add=0.1, jitter=0.05))
+
+# Each part clipped by its own norm: DINO's 0.1 for the detector only (a
+# global 0.1 let the detector's gradient, ~30x the LLM's, shrink every other
+# part's update below Adam's eps). The parts trained from scratch (vision
+# encoder, fusion, feedback, projections) take a larger step than the two
+# pretrained ones. Same optimizer as the base schedule.
+optim_wrapper.type = PartwiseClipOptimWrapper  # noqa: F405
+optim_wrapper.clip_grad = dict(  # noqa: F405
+    parts=dict(
+        detector=dict(max_norm=0.1),
+        llm=dict(max_norm=1.0),
+        vision_encoder=dict(max_norm=1.0),
+        fusion=dict(max_norm=1.0),
+        feedback=dict(max_norm=1.0)),
+    default=dict(max_norm=1.0))
+optim_wrapper.paramwise_cfg = dict(  # noqa: F405
+    # an LLM with tied input/output embeddings holds one tensor twice
+    bypass_duplicate=True,
+    custom_keys=dict(
+        llm=dict(lr_mult=2.0),
+        fusion=dict(lr_mult=5.0),
+        vision_encoder=dict(lr_mult=5.0),
+        feedback=dict(lr_mult=5.0),
+        language_projection=dict(lr_mult=5.0),
+        perception_encoder=dict(lr_mult=5.0)))
+default_hooks.checkpoint.update(interval=100, max_keep_ckpts=2)  # noqa: F405
+default_hooks.logger.interval = 10  # noqa: F405
+randomness = dict(seed=0)
+# A rank whose batch has no boxes (or no questions) leaves parts unused.
+find_unused_parameters = True
