@@ -114,3 +114,17 @@ def instructed_queries(fusion: nn.Module, fusion_inputs: dict,
 
     kwargs = {k: pick(v) for k, v in fusion_inputs.items()}
     return fusion(**kwargs, instruction_ids=ids, instruction_mask=mask)
+
+
+def instructed_visual(tokenizer: InstructionTokenizer, fusion: nn.Module,
+                      projection: nn.Module, fusion_inputs: dict,
+                      samples: Sequence, visual: List[Tensor],
+                      owners: Sequence[int]) -> List[Tensor]:
+    """The LLM sequences' visual embeddings with each question's
+    instruction-aware soft tokens in place of the image's."""
+    ids, mask = tokenizer(sequence_questions(samples), visual[0].device)
+    queries = instructed_queries(fusion, fusion_inputs, owners, ids, mask)
+    return [
+        torch.cat([q, v[q.shape[0]:]], dim=0)
+        for q, v in zip(projection(queries), visual)
+    ]

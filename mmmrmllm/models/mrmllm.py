@@ -8,42 +8,33 @@ perception forward is in :mod:`.perception_pass`, the LLM's sequences in
 import os
 from typing import Dict, List, Optional, Sequence
 
-import torch
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from mmmrmllm.registry import MODELS
 from mmmrmllm.structures import (
     MRMLLMDataSample,
-    answers_of,
-    has_det_ann,
-    questions_of,
-    sample_name,
-    sample_problem,
 )
 from mmmrmllm.utils.part_timer import timed_part
 
 from .detectors import build_detector_adapter
 from .frozen_state import FrozenStateMixin
-from .instruction import (
-    instructed_queries,
-    load_instruction_tokenizer,
-    sequence_questions,
-)
-from .perception import PerceptionFeedback, PerceptionPromptGenerator
+from .instruction import instructed_visual, load_instruction_tokenizer
+from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
 from .sequence_assembly import assemble_sequences, per_image
 from .utils.pretrained import load_instructblip
 from .wiring import (
     build_detector,
+    check_samples,
     check_variant,
     detector_config,
+    feedback_config,
+    fusion_config,
     gt_schedule,
     load_detector_checkpoint,
-    neck_channels,
-    need_channels,
+    neck_widths,
     preprocessor_cfg,
-    probe_neck_channels,
     scaled_losses,
 )
 
@@ -196,7 +187,9 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         self.detector = self.det_adapter = None
         if det_cfg is not None:
             self._build_detector(det_cfg, detector_checkpoint)
-        neck_ch = self._neck_widths(det_cfg, fusion, feedback)
+        self.neck_channels, neck_ch = neck_widths(
+            self.detector, det_cfg, fusion, feedback,
+            self.use_det_feats_in_fusion, self.use_feedback)
         self.vision_encoder = self.fusion = self.llm = None
         self.language_projection = self.feedback = None
         self.perception_encoder = self.prompt_generator = None
@@ -236,42 +229,15 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             load_detector_checkpoint(self.detector, checkpoint)
             self._sources['detector'] = checkpoint
 
-    def _neck_widths(self, det_cfg, fusion, feedback):
-        """The neck's per-level widths where the fusion or the feedback
-        needs them and their configs do not say (one int for one width)."""
-        self.neck_channels = None
-        if self.detector is not None and (self.use_det_feats_in_fusion
-                                          or self.use_feedback):
-            missing = (
-                self.use_det_feats_in_fusion
-                and (fusion or {}).get('perception_dims') is None) or (
-                    self.use_feedback
-                    and (feedback or {}).get('in_channels') is None)
-            if missing:
-                # from the neck config, else from one blank-image forward
-                self.neck_channels = neck_channels(det_cfg) or \
-                    probe_neck_channels(self.detector)
-        neck_ch = self.neck_channels
-        if neck_ch and len(set(neck_ch)) == 1:
-            neck_ch = neck_ch[0]  # one width: one projection (as before)
-        return neck_ch
-
     def _build_mllm(self, vision_encoder, fusion, llm, generation_cfg,
                     neck_ch) -> None:
         """Vision encoder, fusion, LLM and the projection between them."""
         self.vision_encoder = MODELS.build(vision_encoder)
         self._sources['vision_encoder'] = getattr(self.vision_encoder,
                                                   'source', None)
-        fusion = dict(fusion)
-        fusion.setdefault('type', 'SharedQueryFusion')
-        fusion.setdefault('vision_dims', self.vision_encoder.embed_dims)
-        if self.use_det_feats_in_fusion:
-            if fusion.get('perception_dims') is None:
-                fusion['perception_dims'] = need_channels(
-                    neck_ch, 'fusion', 'perception_dims')
-        else:
-            fusion['perception_dims'] = None
-        self.fusion = MODELS.build(fusion)
+        self.fusion = MODELS.build(
+            fusion_config(fusion, self.vision_encoder.embed_dims,
+                          self.use_det_feats_in_fusion, neck_ch))
         self.llm = MODELS.build(llm)
         self._sources['llm'] = getattr(self.llm, 'source', None)
         if generation_cfg:
@@ -285,23 +251,17 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         """Feedback, box-token encoder and prompt generator (each only
         when its switch is on)."""
         if self.use_feedback:
-            fb = dict(feedback or {})
-            fb.setdefault('type', PerceptionFeedback)
-            if fb.get('in_channels') is None:
-                fb['in_channels'] = need_channels(neck_ch, 'feedback',
-                                                  'in_channels')
-                if self.neck_channels and fb.get('num_levels') is None:
-                    fb['num_levels'] = len(self.neck_channels)
-            fb.setdefault('query_dims', self.fusion.hidden_size)
-            self.feedback = MODELS.build(fb)
+            self.feedback = MODELS.build(
+                feedback_config(feedback, neck_ch, self.neck_channels,
+                                self.fusion.hidden_size))
         if self.use_box_tokens:
-            targets = tuple(box_token_targets)
             dims = dict(fusion=self.fusion.memory_dims,
                         llm=self.llm.hidden_size)
             pe = dict(perception_encoder or {})
             pe.setdefault('type', 'PerceptionEncoder')
             pe.setdefault('label_dims', self.llm.hidden_size)
-            pe.setdefault('out_dims', {t: dims[t] for t in targets})
+            pe.setdefault('out_dims',
+                          {t: dims[t] for t in tuple(box_token_targets)})
             self.perception_encoder = MODELS.build(pe)
         if self.use_perception_prompt:
             pg = dict(prompt_generator or {})
@@ -330,24 +290,6 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             if name not in skip and hasattr(child, 'init_weights'):
                 child.init_weights()
 
-    # ---------------------------------------------------------- checking
-    def _validate(self, samples: Sequence[MRMLLMDataSample]) -> None:
-        with_mask = self.detector is not None and getattr(
-            self.detector, 'with_mask', False)
-        for i, s in enumerate(samples):
-            if with_mask and has_det_ann(s) and 'masks' not in s.get(
-                    'gt_instances', {}):
-                raise ValueError(
-                    f'sample {sample_name(s, i)} has boxes but no masks, '
-                    f'and the detector {type(self.detector).__name__} has a '
-                    'mask branch: load masks (LoadAnnotations(with_mask='
-                    'True)) or set model.drop_mask_branch=True to train on '
-                    'boxes only')
-            qs = questions_of(s)
-            problem = sample_problem(has_det_ann(s), qs, answers_of(s))
-            if problem:
-                raise ValueError(f'sample {sample_name(s, i)} {problem}')
-
     # ---------------------------------------------------------- sequences
     def _lm_sequences(self, state: PerceptionState,
                       samples: Sequence[MRMLLMDataSample], training: bool):
@@ -364,19 +306,11 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             if self.use_perception_prompt else None,
             class_names=names)
         if self.instruction_tokenizer is not None and owners:
-            # the same sequences, with soft tokens of each question's
-            # instruction-aware queries
-            ids, mask = self.instruction_tokenizer(
-                sequence_questions(samples), soft.device)
             with timed_part(self, 'fusion', len(owners)):
-                queries = instructed_queries(self.fusion,
-                                             state.fusion_inputs, owners,
-                                             ids, mask)
-            per_seq = self.language_projection(queries)
-            visual = [
-                torch.cat([q, v[q.shape[0]:]], dim=0)
-                for q, v in zip(per_seq, visual)
-            ]
+                visual = instructed_visual(
+                    self.instruction_tokenizer, self.fusion,
+                    self.language_projection, state.fusion_inputs, samples,
+                    visual, owners)
         return visual, prompts, owners
 
     # ---------------------------------------------------------- BaseModel
@@ -410,7 +344,7 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             dict[str, Tensor]: ``det.*`` and ``lm.loss_lm``, or only
             ``loss_empty`` when no sample carries a usable target.
         """
-        self._validate(data_samples)
+        check_samples(data_samples, self.detector)
         state = self._perceive(inputs, data_samples, True)
         losses = scaled_losses(state.det_losses, 'det', self.lambda_det)
         if self.llm is not None:

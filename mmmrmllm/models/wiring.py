@@ -8,7 +8,7 @@ instance-segmentation detector's config without its mask branch, and the
 detector checkpoint.
 """
 import copy
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 from mmengine.config import ConfigDict
@@ -16,8 +16,16 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 from mmmrmllm.registry import MODELS
+from mmmrmllm.structures import (
+    answers_of,
+    has_det_ann,
+    questions_of,
+    sample_name,
+    sample_problem,
+)
 
 from .data_preprocessors import MRMLLMDataPreprocessor
+from .perception import PerceptionFeedback
 from .perception.gt_perception import GTPerceptionSchedule
 
 VARIANTS = ('joint', 'detector_only', 'mllm_only')
@@ -204,3 +212,75 @@ def scaled_losses(losses: dict, prefix: str, weight: float) -> dict:
                 val, (list, tuple)) else val * weight
         out[f'{prefix}.{key}'] = val
     return out
+
+
+def fusion_config(fusion: dict, vision_dims: int, use_det_feats: bool,
+                  neck_ch) -> dict:
+    """The fusion's config with the widths filled in."""
+    fusion = dict(fusion)
+    fusion.setdefault('type', 'SharedQueryFusion')
+    fusion.setdefault('vision_dims', vision_dims)
+    if use_det_feats:
+        if fusion.get('perception_dims') is None:
+            fusion['perception_dims'] = need_channels(
+                neck_ch, 'fusion', 'perception_dims')
+    else:
+        fusion['perception_dims'] = None
+    return fusion
+
+
+def feedback_config(feedback: Optional[dict], neck_ch,
+                    levels: Optional[List[int]], query_dims: int) -> dict:
+    """The feedback's config with the widths and levels filled in."""
+    fb = dict(feedback or {})
+    fb.setdefault('type', PerceptionFeedback)
+    if fb.get('in_channels') is None:
+        fb['in_channels'] = need_channels(neck_ch, 'feedback', 'in_channels')
+        if levels and fb.get('num_levels') is None:
+            fb['num_levels'] = len(levels)
+    fb.setdefault('query_dims', query_dims)
+    return fb
+
+
+def check_samples(samples: Sequence, detector: Optional[nn.Module]) -> None:
+    """Refuse a training batch the model cannot use, naming the sample:
+    one without boxes and questions, with answer lists that do not match
+    its questions, or with boxes but no masks for a mask branch."""
+    with_mask = detector is not None and getattr(detector, 'with_mask',
+                                                 False)
+    for i, s in enumerate(samples):
+        if with_mask and has_det_ann(s) and 'masks' not in s.get(
+                'gt_instances', {}):
+            raise ValueError(
+                f'sample {sample_name(s, i)} has boxes but no masks, and the '
+                f'detector {type(detector).__name__} has a mask branch: '
+                'load masks (LoadAnnotations(with_mask=True)) or set '
+                'model.drop_mask_branch=True to train on boxes only')
+        problem = sample_problem(has_det_ann(s), questions_of(s),
+                                 answers_of(s))
+        if problem:
+            raise ValueError(f'sample {sample_name(s, i)} {problem}')
+
+
+def neck_widths(detector: Optional[nn.Module], det_cfg: Optional[dict],
+                fusion: Optional[dict], feedback: Optional[dict],
+                use_det_feats: bool, use_feedback: bool):
+    """The neck's per-level widths where the fusion or the feedback needs
+    them and their configs do not say.
+
+    Returns:
+        tuple: The widths (list, or None when not needed) and what the
+        fusion / feedback configs get: one int for one width (one
+        projection), else the list.
+    """
+    levels = None
+    if detector is not None and (use_det_feats or use_feedback):
+        missing = (use_det_feats and (fusion or {}).get('perception_dims')
+                   is None) or (use_feedback and (feedback or {}).get(
+                       'in_channels') is None)
+        if missing:
+            # from the neck config, else from one blank-image forward
+            levels = neck_channels(det_cfg) or probe_neck_channels(detector)
+    if levels and len(set(levels)) == 1:
+        return levels, levels[0]
+    return levels, levels

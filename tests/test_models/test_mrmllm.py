@@ -282,7 +282,7 @@ def test_explicit_widths_for_a_neck_without_one(tok, monkeypatch):
     YOLOv3's): the widths come from one blank-image forward; where that
     fails, the widths given in the config are used, and only their absence
     is an error (the check ran even when they were set)."""
-    import mmmrmllm.models.mrmllm as mrmllm_module
+    import mmmrmllm.models.wiring as mrmllm_module
     monkeypatch.setattr(mrmllm_module, 'neck_channels', lambda cfg: None)
     probed = MODELS.build(mrmllm_cfg('retinanet', tok))
     assert probed.neck_channels == [256] * 5
