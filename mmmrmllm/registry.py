@@ -35,73 +35,62 @@ from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
 from mmdet.registry import WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
-RUNNERS = Registry(
-    'runner', parent=MMDET_RUNNERS, locations=['mmmrmllm.engine'])
-RUNNER_CONSTRUCTORS = Registry(
-    'runner constructor',
-    parent=MMDET_RUNNER_CONSTRUCTORS,
-    locations=['mmmrmllm.engine'])
-LOOPS = Registry('loop', parent=MMDET_LOOPS, locations=['mmmrmllm.engine'])
-HOOKS = Registry('hook', parent=MMDET_HOOKS, locations=['mmmrmllm.engine'])
-
-DATASETS = Registry(
-    'dataset', parent=MMDET_DATASETS, locations=['mmmrmllm.datasets'])
-DATA_SAMPLERS = Registry(
-    'data sampler',
-    parent=MMDET_DATA_SAMPLERS,
-    locations=['mmmrmllm.datasets'])
-TRANSFORMS = Registry(
-    'transform', parent=MMDET_TRANSFORMS, locations=['mmmrmllm.datasets'])
-
+ENGINE_PKG = 'mmmrmllm.engine'
+DATA_PKG = 'mmmrmllm.datasets'
+MODELS_PKG = 'mmmrmllm.models'
 # the perception prompt generator lives in mmmrmllm.text (the data side
 # writes its text corpus with it too)
-MODELS = Registry(
-    'model',
-    parent=MMDET_MODELS,
-    locations=['mmmrmllm.models', 'mmmrmllm.text'])
-MODEL_WRAPPERS = Registry(
-    'model_wrapper',
-    parent=MMDET_MODEL_WRAPPERS,
-    locations=['mmmrmllm.models'])
-WEIGHT_INITIALIZERS = Registry(
-    'weight initializer',
-    parent=MMDET_WEIGHT_INITIALIZERS,
-    locations=['mmmrmllm.models'])
-TASK_UTILS = Registry(
-    'task util', parent=MMDET_TASK_UTILS, locations=['mmmrmllm.models'])
+TEXT_PKG = 'mmmrmllm.text'
+EVALUATION_PKG = 'mmmrmllm.evaluation'
+VISUALIZATION_PKG = 'mmmrmllm.visualization'
 
-OPTIMIZERS = Registry(
-    'optimizer', parent=MMDET_OPTIMIZERS, locations=['mmmrmllm.engine'])
-OPTIM_WRAPPERS = Registry(
-    'optim_wrapper',
-    parent=MMDET_OPTIM_WRAPPERS,
-    locations=['mmmrmllm.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor',
-    parent=MMDET_OPTIM_WRAPPER_CONSTRUCTORS,
-    locations=['mmmrmllm.engine'])
-PARAM_SCHEDULERS = Registry(
-    'parameter scheduler',
-    parent=MMDET_PARAM_SCHEDULERS,
-    locations=['mmmrmllm.engine'])
 
-METRICS = Registry(
-    'metric', parent=MMDET_METRICS, locations=['mmmrmllm.evaluation'])
-EVALUATOR = Registry(
-    'evaluator', parent=MMDET_EVALUATOR, locations=['mmmrmllm.evaluation'])
+def _child(name: str, parent: Registry, *locations: str) -> Registry:
+    """A registry of mmmrmllm under mmdet's ``parent``.
 
-VISUALIZERS = Registry(
-    'visualizer',
-    parent=MMDET_VISUALIZERS,
-    locations=['mmmrmllm.visualization'])
-VISBACKENDS = Registry(
-    'vis_backend',
-    parent=MMDET_VISBACKENDS,
-    locations=['mmmrmllm.visualization'])
-LOG_PROCESSORS = Registry(
-    'log_processor',
-    parent=MMDET_LOG_PROCESSORS,
-    locations=['mmmrmllm.engine'])
+    Args:
+        name (str): Registry name.
+        parent (Registry): mmdet's registry of the same kind.
+        *locations (str): The subpackages whose import registers its
+            modules.
+
+    Returns:
+        Registry: Scope ``mmmrmllm``.
+    """
+    return Registry(
+        name, parent=parent, scope='mmmrmllm', locations=list(locations))
+
+
+RUNNERS = _child('runner', MMDET_RUNNERS, ENGINE_PKG)
+RUNNER_CONSTRUCTORS = _child('runner constructor', MMDET_RUNNER_CONSTRUCTORS,
+                             ENGINE_PKG)
+LOOPS = _child('loop', MMDET_LOOPS, ENGINE_PKG)
+HOOKS = _child('hook', MMDET_HOOKS, ENGINE_PKG)
+
+DATASETS = _child('dataset', MMDET_DATASETS, DATA_PKG)
+DATA_SAMPLERS = _child('data sampler', MMDET_DATA_SAMPLERS, DATA_PKG)
+TRANSFORMS = _child('transform', MMDET_TRANSFORMS, DATA_PKG)
+
+MODELS = _child('model', MMDET_MODELS, MODELS_PKG, TEXT_PKG)
+MODEL_WRAPPERS = _child('model_wrapper', MMDET_MODEL_WRAPPERS, MODELS_PKG)
+WEIGHT_INITIALIZERS = _child('weight initializer', MMDET_WEIGHT_INITIALIZERS,
+                             MODELS_PKG)
+TASK_UTILS = _child('task util', MMDET_TASK_UTILS, MODELS_PKG)
+
+OPTIMIZERS = _child('optimizer', MMDET_OPTIMIZERS, ENGINE_PKG)
+OPTIM_WRAPPERS = _child('optim_wrapper', MMDET_OPTIM_WRAPPERS, ENGINE_PKG)
+OPTIM_WRAPPER_CONSTRUCTORS = _child(
+    'optimizer wrapper constructor', MMDET_OPTIM_WRAPPER_CONSTRUCTORS,
+    ENGINE_PKG)
+PARAM_SCHEDULERS = _child('parameter scheduler', MMDET_PARAM_SCHEDULERS,
+                          ENGINE_PKG)
+
+METRICS = _child('metric', MMDET_METRICS, EVALUATION_PKG)
+EVALUATOR = _child('evaluator', MMDET_EVALUATOR, EVALUATION_PKG)
+
+VISUALIZERS = _child('visualizer', MMDET_VISUALIZERS, VISUALIZATION_PKG)
+VISBACKENDS = _child('vis_backend', MMDET_VISBACKENDS, VISUALIZATION_PKG)
+LOG_PROCESSORS = _child('log_processor', MMDET_LOG_PROCESSORS, ENGINE_PKG)
 
 
 def all_registries() -> list:
