@@ -31,14 +31,6 @@ from mmengine.runner import (
 from torch.distributed.fsdp.wrap import size_based_auto_wrap_policy
 from torch.optim import AdamW
 
-from mmmrmllm.models import (
-    HFVisionEncoder,
-    LLMHead,
-    PerceptionEncoder,
-    PerceptionPromptGenerator,
-    SharedQueryFusion,
-)
-
 with read_base():
     from ._base_.datasets.coco_vqav2_coda import *  # noqa: F401,F403
     from ._base_.default_runtime import *  # noqa: F401,F403
@@ -80,39 +72,34 @@ vicuna_7b = dict(
 model.update(
     detector=detector,
     detector_checkpoint=dino_checkpoint,
-    pretrained_mllm=instructblip_dir,
-    vision_encoder=dict(
-        type=HFVisionEncoder, model_cfg=eva_vit_g, frozen=True),
-    # laid out like InstructBLIP's Q-Former so its weights load one-to-one
-    fusion=dict(
-        type=SharedQueryFusion,
-        num_queries=32,
-        hidden_size=768,
-        num_layers=12,
-        num_heads=12,
-        intermediate_size=3072,
-        cross_attention_frequency=2,
-        vocab_size=30523,
-        perception_merge='sum'),
-    perception_encoder=dict(type=PerceptionEncoder, embed_dims=256),
-    prompt_generator=dict(
-        type=PerceptionPromptGenerator,
-        score_thr=0.3,
-        max_objects=20,
-        coord_style='norm',
-        with_counts=True,
-        drop_rate=0.1),
-    llm=dict(
-        type=LLMHead,
-        model_cfg=vicuna_7b,
-        tokenizer=instructblip_dir,
-        torch_dtype='bfloat16',
-        train_mode='frozen',
-        # used by train_mode='lora' (the stage 2 LoRA config)
-        lora_cfg=dict(r=16, lora_alpha=32, target_modules=['q_proj',
-                                                           'v_proj']),
-        max_length=1024,
-        generation_cfg=dict(max_new_tokens=16, num_beams=1)))
+    pretrained_mllm=instructblip_dir)
+model.vision_encoder.update(model_cfg=eva_vit_g, frozen=True)
+# laid out like InstructBLIP's Q-Former so its weights load one-to-one
+model.fusion.update(
+    num_queries=32,
+    hidden_size=768,
+    num_layers=12,
+    num_heads=12,
+    intermediate_size=3072,
+    cross_attention_frequency=2,
+    vocab_size=30523,
+    perception_merge='sum')
+model.perception_encoder.embed_dims = 256
+model.prompt_generator.update(
+    score_thr=0.3,
+    max_objects=20,
+    coord_style='norm',
+    with_counts=True,
+    drop_rate=0.1)
+model.llm.update(
+    model_cfg=vicuna_7b,
+    tokenizer=instructblip_dir,
+    torch_dtype='bfloat16',
+    train_mode='frozen',
+    # used by train_mode='lora' (the stage 2 LoRA config)
+    lora_cfg=dict(r=16, lora_alpha=32, target_modules=['q_proj', 'v_proj']),
+    max_length=1024,
+    generation_cfg=dict(max_new_tokens=16, num_beams=1))
 
 max_iters = 60000
 train_cfg = dict(

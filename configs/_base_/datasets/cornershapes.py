@@ -39,19 +39,19 @@ train_pipeline = [
 ]
 test_pipeline = train_pipeline
 
+# every split: a JSON file (+ its questions) under data_root, images there
+split = dict(type=CornerShapesDataset, data_root=data_root,
+             data_prefix=dict(img=''))
 det_train = dict(
-    type=CornerShapesDataset,
-    data_root=data_root,
+    split,
     ann_file='annotations/det_train.json',
     question_file='questions/det_train.json',
-    data_prefix=dict(img=''),
     filter_cfg=dict(filter_empty_gt=False),
     pipeline=train_pipeline)
 vqa_train = dict(
+    split,
     type=MRMLLMJsonDataset,
-    data_root=data_root,
     ann_file='questions/vqa_train.json',
-    data_prefix=dict(img=''),
     pipeline=train_pipeline)
 
 train_dataloader = dict(
@@ -62,11 +62,9 @@ train_dataloader = dict(
     dataset=dict(type=ConcatDataset, datasets=[det_train, vqa_train]))
 
 val_dataset = dict(
-    type=CornerShapesDataset,
-    data_root=data_root,
+    split,
     ann_file='annotations/val.json',
     question_file='questions/val.json',
-    data_prefix=dict(img=''),
     test_mode=True,
     pipeline=test_pipeline)
 # The corner-case split: `tools/test.py ... --cfg-options` or the demo swap

@@ -1,10 +1,19 @@
-# What every MR-MLLM of this repository shares, whatever its parts: the
+# What every MR-MLLM of this repository shares, whatever its sizes: the
 # joint model with all four couplings on (the ablations switch them off one
-# at a time), its encoder view normalised as CLIP's / EVA's, and the
-# perception feedback into the detector's 4 feature levels. A model config
-# adds the detector, vision encoder, fusion, perception encoder, prompt
-# generator and LLM (`model.update(...)`).
-from mmmrmllm.models import MRMLLM, MRMLLMDataPreprocessor, PerceptionFeedback
+# at a time), its encoder view normalised as CLIP's / EVA's, the perception
+# feedback into the detector's 4 feature levels, and the kind of each part.
+# A model config adds the detector and fills in the parts
+# (`model.fusion.update(num_queries=..., ...)`).
+from mmmrmllm.models import (
+    MRMLLM,
+    HFVisionEncoder,
+    LLMHead,
+    MRMLLMDataPreprocessor,
+    PerceptionEncoder,
+    PerceptionFeedback,
+    PerceptionPromptGenerator,
+    SharedQueryFusion,
+)
 
 model = dict(
     type=MRMLLM,
@@ -17,7 +26,14 @@ model = dict(
             mean=[122.771, 116.746, 104.094],
             std=[68.501, 66.632, 70.323],
             bgr_to_rgb=True)),
+    vision_encoder=dict(type=HFVisionEncoder),
+    # Q-Former-shaped learned queries over vision + detector features
+    fusion=dict(type=SharedQueryFusion),
     feedback=dict(type=PerceptionFeedback, num_levels=4, num_heads=8),
+    # detections as box/label tokens and as prompt text
+    perception_encoder=dict(type=PerceptionEncoder),
+    prompt_generator=dict(type=PerceptionPromptGenerator),
+    llm=dict(type=LLMHead),
     lambda_det=1.0,
     lambda_lm=1.0,
     use_det_feats_in_fusion=True,

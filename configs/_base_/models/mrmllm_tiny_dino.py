@@ -7,14 +7,6 @@
 # (configs/mrmllm/mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py).
 from mmengine.config import read_base
 
-from mmmrmllm.models import (
-    HFVisionEncoder,
-    LLMHead,
-    PerceptionEncoder,
-    PerceptionPromptGenerator,
-    SharedQueryFusion,
-)
-
 with read_base():
     from .dino_4scale_r50 import detector
     from .mrmllm import model
@@ -32,46 +24,41 @@ detector.decoder.layer_cfg.ffn_cfg.feedforward_channels = 1024
 detector.dn_cfg.group_cfg.num_dn_queries = 30
 detector.test_cfg.max_per_img = 100
 
-model.update(
-    detector=detector,
-    vision_encoder=dict(
-        type=HFVisionEncoder,
-        model_cfg=dict(
-            model_type='clip_vision_model',
-            hidden_size=128,
-            intermediate_size=512,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=64,
-            patch_size=8),
-        frozen=False),
-    fusion=dict(
-        type=SharedQueryFusion,
-        num_queries=16,
+model.detector = detector
+model.vision_encoder.update(
+    model_cfg=dict(
+        model_type='clip_vision_model',
         hidden_size=128,
-        num_layers=2,
-        num_heads=4,
         intermediate_size=512,
-        vocab_size=512,
-        dropout=0.0,
-        attn_dropout=0.0),
-    perception_encoder=dict(type=PerceptionEncoder, embed_dims=128),
-    prompt_generator=dict(
-        type=PerceptionPromptGenerator, score_thr=0.3, max_objects=10),
-    llm=dict(
-        type=LLMHead,
-        model_cfg=dict(
-            model_type='llama',
-            vocab_size=259,
-            hidden_size=128,
-            intermediate_size=512,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=2),
-        tokenizer='byte',
-        train_mode='full',
-        generation_cfg=dict(max_new_tokens=8)))
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=64,
+        patch_size=8),
+    frozen=False)
+model.fusion.update(
+    num_queries=16,
+    hidden_size=128,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=512,
+    vocab_size=512,
+    dropout=0.0,
+    attn_dropout=0.0)
+model.perception_encoder.embed_dims = 128
+model.prompt_generator.update(score_thr=0.3, max_objects=10)
+model.llm.update(
+    model_cfg=dict(
+        model_type='llama',
+        vocab_size=259,
+        hidden_size=128,
+        intermediate_size=512,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2),
+    tokenizer='byte',
+    train_mode='full',
+    generation_cfg=dict(max_new_tokens=8))

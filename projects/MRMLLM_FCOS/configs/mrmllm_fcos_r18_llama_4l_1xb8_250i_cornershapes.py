@@ -75,19 +75,19 @@ pipeline = [
     dict(type=PackMRMLLMInputs),
 ]
 # det_train (boxes and questions) and vqa_train (questions only), 1 : 1
+# every split: a JSON file (+ its questions) under data_root, images there
+split = dict(type=CornerShapesDataset, data_root=data_root,
+             data_prefix=dict(img=''))
 det_train = dict(
-    type=CornerShapesDataset,
-    data_root=data_root,
+    split,
     ann_file='annotations/det_train.json',
     question_file='questions/det_train.json',
-    data_prefix=dict(img=''),
     filter_cfg=dict(filter_empty_gt=False),
     pipeline=pipeline)
 vqa_train = dict(
+    split,
     type=MRMLLMJsonDataset,
-    data_root=data_root,
     ann_file='questions/vqa_train.json',
-    data_prefix=dict(img=''),
     pipeline=pipeline)
 train_dataloader = dict(
     batch_size=8,
@@ -96,11 +96,9 @@ train_dataloader = dict(
     sampler=dict(type=MixedRatioSampler, ratios=[1, 1]),
     dataset=dict(type=ConcatDataset, datasets=[det_train, vqa_train]))
 val_dataset = dict(
-    type=CornerShapesDataset,
-    data_root=data_root,
+    split,
     ann_file='annotations/val.json',
     question_file='questions/val.json',
-    data_prefix=dict(img=''),
     test_mode=True,
     pipeline=pipeline)
 # the corner-case split, swapped in for val by `tools/test.py
