@@ -20,7 +20,7 @@ import time
 
 import mmcv
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
@@ -30,7 +30,7 @@ from mmmrmllm.apis import infer_pipeline  # noqa: E402
 from mmmrmllm.registry import MODELS, VISUALIZERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import load_matching_checkpoint  # noqa: E402
-from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
+from mmmrmllm.utils.config import ConfigError, check_config, load_config  # noqa: E402
 from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 from mmmrmllm.utils.part_timer import PartTimer  # noqa: E402
 
@@ -101,7 +101,7 @@ def load_images(paths, pipeline, questions):
 
 
 def build_model(args):
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.cfg_options:
         check_config(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)

@@ -18,7 +18,7 @@ from mmmrmllm.registry import RUNNERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import check_checkpoint_matches  # noqa: E402
 from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
-from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
+from mmmrmllm.utils.config import ConfigError, check_config, load_config  # noqa: E402
 from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def parse_args():
 def build_config(args) -> Config:
     if not osp.isfile(args.checkpoint):
         raise ConfigError(f'checkpoint not found: {args.checkpoint}')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         check_config(cfg, args.cfg_options)

@@ -21,7 +21,7 @@ from mmmrmllm.utils.checkpoint import (  # noqa: E402
     read_checkpoint,
 )
 from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
-from mmmrmllm.utils.config import ConfigError, check_config  # noqa: E402
+from mmmrmllm.utils.config import ConfigError, check_config, load_config  # noqa: E402
 from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def parse_args():
 
 
 def build_config(args) -> Config:
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         check_config(cfg, args.cfg_options)

@@ -23,6 +23,7 @@ from mmengine.structures import InstanceData
 from mmmrmllm.registry import MODELS, VISUALIZERS
 from mmmrmllm.utils import register_all_modules
 from mmmrmllm.utils.checkpoint import load_matching_checkpoint
+from mmmrmllm.utils.config import load_config
 from mmmrmllm.utils.errors import UserError
 from mmmrmllm.utils.part_timer import PartTimer
 
@@ -87,7 +88,7 @@ class MRMLLMInferencer:
                  max_question_chars: int = 500) -> None:
         register_all_modules(init_default_scope=False)
         cfg = config if isinstance(config, Config) else \
-            Config.fromfile(config)
+            load_config(config)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)
         init_default_scope(cfg.get('default_scope', 'mmmrmllm'))

@@ -11,6 +11,32 @@ class ConfigError(UserError):
     """A user-facing config problem; tools print it as one line."""
 
 
+def load_config(path: str) -> Config:
+    """``Config.fromfile`` that honours ``custom_imports`` in every config.
+
+    MMEngine imports ``custom_imports`` for classic configs only and
+    ignores it in pure-Python (``read_base()``) configs; the tools import
+    it for both, so a project registers its classes either way.
+
+    Raises:
+        ConfigError: If a listed module cannot be imported (unless
+            ``allow_failed_imports=True``).
+    """
+    cfg = Config.fromfile(path)
+    custom = cfg.get('custom_imports', None)
+    if custom:
+        from mmengine.utils import import_modules_from_strings
+        custom = dict(custom)
+        try:
+            import_modules_from_strings(**custom)
+        except ImportError as err:
+            raise ConfigError(
+                f'{path}: custom_imports: cannot import '
+                f'{custom.get("imports")!r} ({err}); put the folder that '
+                'holds the module on PYTHONPATH') from err
+    return cfg
+
+
 def _registries():
     from mmengine.registry import Registry
 

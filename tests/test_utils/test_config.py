@@ -1,7 +1,7 @@
 import pytest
 from mmengine.config import Config
 
-from mmmrmllm.utils.config import ConfigError, check_config
+from mmmrmllm.utils.config import ConfigError, check_config, load_config
 
 
 def test_known_keys_pass():
@@ -35,3 +35,34 @@ def test_arguments_of_the_configured_class_are_accepted():
                       ('model.fusion.x', 'fusion')):  # only the last part
         with pytest.raises(ConfigError, match=f"no '{part}'"):
             check_config(cfg, {key: 1})
+
+
+def test_custom_imports_are_honoured_in_pure_python_configs(
+        tmp_path, monkeypatch):
+    """MMEngine ignores custom_imports in a read_base()-style config; the
+    tools' loader imports it (the module registers a class), and a module
+    that cannot be imported is one config error naming the file."""
+    (tmp_path / 'my_ext_mod.py').write_text(
+        'from mmmrmllm.registry import METRICS\n'
+        'from mmengine.evaluator import BaseMetric\n\n\n'
+        '@METRICS.register_module()\n'
+        'class MyExtMetric(BaseMetric):\n'
+        '    def process(self, data_batch, data_samples): pass\n\n'
+        '    def compute_metrics(self, results): return {}\n')
+    cfg_file = tmp_path / 'cfg.py'
+    cfg_file.write_text(
+        'from mmengine.config import read_base\n\n'
+        'from mmengine.evaluator import Evaluator\n\n'
+        "custom_imports = dict(imports=['my_ext_mod'])\n"
+        "val_evaluator = dict(type=Evaluator, metrics=[])\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from mmmrmllm.registry import METRICS
+    assert METRICS.get('MyExtMetric') is None
+    assert Config.fromfile(str(cfg_file)).custom_imports  # read, ignored
+    assert METRICS.get('MyExtMetric') is None
+    load_config(str(cfg_file))
+    assert METRICS.get('MyExtMetric').__name__ == 'MyExtMetric'
+    cfg_file.write_text(cfg_file.read_text().replace('my_ext_mod',
+                                                     'no_such_mod'))
+    with pytest.raises(ConfigError, match=r'cfg.py: custom_imports'):
+        load_config(str(cfg_file))
