@@ -182,18 +182,14 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
                               f'{value!r}')
                 return False
             data_info[key] = value
-        if 'has_det_ann' in first and not isinstance(first['has_det_ann'],
-                                                     bool):
-            self._invalid('malformed_record', record,
-                          '"has_det_ann" must be true or false, got '
-                          f'{first["has_det_ann"]!r}')
-            return False
-        if 'instances' in first and not isinstance(first['instances'],
-                                                   list):
-            self._invalid('malformed_record', record,
-                          '"instances" must be a list, got '
-                          f'{type(first["instances"]).__name__}')
-            return False
+        for key, kind, what, got in (
+                ('has_det_ann', bool, 'true or false', repr),
+                ('instances', list, 'a list', lambda v: type(v).__name__)):
+            if key in first and not isinstance(first[key], kind):
+                self._invalid('malformed_record', record,
+                              f'"{key}" must be {what}, got '
+                              f'{got(first[key])}')
+                return False
         return True
 
     def _questions_of(self, raws: List[dict], record: str,
