@@ -3,7 +3,15 @@
 Usage::
 
     python tools/analysis_tools/benchmark.py \
-        configs/_base_/models/mrmllm_tiny_dino.py [--batch-size 4]
+        configs/mrmllm/mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py \
+        [--batch-size 4]
+
+The main job's joint config loads the language stage's Llama from
+``work_dirs/llama_4l_1xb12_2500i_cornershapes_text/hf_model``: train that
+stage first or point ``--cfg-options model.llm.name_or_path=DIR`` at
+another copy. The weight-free tiny model needs no stage:
+``configs/_base_/models/mrmllm_tiny_dino.py --cfg-options
+model.detector.bbox_head.num_classes=3`` (CornerShapes' classes).
 
 The three variants (``joint``, ``detector_only``, ``mllm_only`` of the
 config's model) are timed in one process, step by step in turn (joint,
@@ -21,6 +29,7 @@ import argparse
 import copy
 import json
 import os
+import os.path as osp
 import resource
 import statistics
 import subprocess
@@ -30,8 +39,12 @@ import time
 import torch
 from mmengine.config import DictAction
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from mmmrmllm.datasets.cornershapes import CLASSES  # noqa: E402
+
 VARIANTS = ('joint', 'detector_only', 'mllm_only')
-CLASSES = ('circle', 'square', 'triangle')
 
 
 def parse_args():
@@ -80,7 +93,7 @@ def make_batch(n, det_size, enc_size, seed=0, questions=1):
         wh = torch.rand(3, 2, generator=g) * det_size / 3 + 8
         s.gt_instances = InstanceData(
             bboxes=torch.cat([xy, xy + wh], 1),
-            labels=torch.randint(0, 3, (3, ), generator=g))
+            labels=torch.randint(0, len(CLASSES), (3, ), generator=g))
         s.questions = [QUESTIONS[k % 4] for k in range(questions)]
         s.gt_answers = [[ANSWERS[k % 4]] for k in range(questions)]
         s.question_types = ['other'] * questions
