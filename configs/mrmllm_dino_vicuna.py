@@ -18,7 +18,7 @@
 #   stage 2 with LoRA adapters on the LLM --
 #     configs/mrmllm/
 #       mrmllm_dino_4scale_r50_vicuna_7b_8xb2_60ki_coco_vqav2_stage2_lora.py
-# (a stage 2 run usually starts from the stage 1 checkpoint: `load_from`).
+# (to start one stage from another's weights: `--cfg-options load_from=`).
 from mmengine._strategy import FSDPStrategy
 from mmengine.config import read_base
 from mmengine.optim import CosineAnnealingLR, LinearLR

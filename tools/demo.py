@@ -5,7 +5,7 @@ training).
 1. generates CornerShapes (images, boxes, questions and a subword
    tokenizer) into ``data/cornershapes`` if it is missing;
 2. stage 1a, detector pre-training (``configs/pretrain/dino_r18_*``) and
-   stage 1b, language pre-training (``configs/pretrain/llama_4l_text_*``,
+   stage 1b, language pre-training (``configs/pretrain/llama_4l_*``,
    saved as a Hugging Face directory): cached under the user's cache folder
    by a hash of config, code and data (``mmmrmllm.utils.stages``), so they
    run once per machine;
