@@ -15,23 +15,16 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmmrmllm.structures import has_det_ann
+from mmmrmllm.text import PerceptionObjects
 from mmmrmllm.utils.part_timer import timed_part
 
 from .detectors import ensure_loop_info
 from .perception.gt_perception import GTPerceptionSchedule, corrupt_objects
 
-
-class Detections(NamedTuple):
-    """Detections of one image for box tokens and the prompt.
-
-    Attributes:
-        boxes (Tensor): (K, 4) xyxy normalised to [0, 1].
-        labels (Tensor): (K,).
-        scores (Tensor): (K,).
-    """
-    boxes: Tensor
-    labels: Tensor
-    scores: Tensor
+# Detections of one image for box tokens and the prompt: boxes (K, 4) xyxy
+# normalised to [0, 1], labels (K,), scores (K,) -- the same record the
+# prompt generator selects from.
+Detections = PerceptionObjects
 
 
 class PerceptionState(NamedTuple):

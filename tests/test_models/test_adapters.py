@@ -254,3 +254,38 @@ def test_register_an_adapter_for_a_new_detector(tok):
     finally:
         # test_detector_without_adapter needs OwnLossDetector refused
         _ADAPTERS.pop(OwnLossDetector, None)
+
+
+def test_an_adapter_of_two_methods_gets_loss_and_predict(tok):
+    """An adapter that writes only loss_from_feats and predict_from_feats
+    gets loss_and_predict_from_feats from the base: the same losses, and
+    the eval-mode predictions, with the detector left in training mode."""
+    from mmmrmllm.models.detectors import BaseDetectorAdapter
+    torch.manual_seed(0)
+    model = MODELS.build(mrmllm_cfg('fcos', tok))
+    family = model.det_adapter
+
+    class TwoMethods(BaseDetectorAdapter):
+
+        def loss_from_feats(self, feats, samples):
+            return family.loss_from_feats(feats, samples)
+
+        def predict_from_feats(self, feats, samples, rescale=True):
+            return family.predict_from_feats(feats, samples, rescale)
+
+    adapter = TwoMethods(model.detector)
+    model.train()
+    data = preprocess(model, [make_sample(0), make_sample(1)])
+    samples = data['data_samples']
+    feats = adapter.extract(data['inputs']['det'])
+    losses, results = adapter.loss_and_predict_from_feats(feats, samples)
+    assert model.detector.training
+    ref_losses = family.loss_from_feats(feats, samples)
+    assert set(losses) == set(ref_losses)
+    for key, val in ref_losses.items():
+        torch.testing.assert_close(losses[key], val)
+    ref = model._detect(feats, samples)
+    for r, e in zip(results, ref):
+        assert not r.bboxes.requires_grad
+        torch.testing.assert_close(r.bboxes, e.bboxes)
+        torch.testing.assert_close(r.scores, e.scores)

@@ -3,6 +3,7 @@ adapter for a detector."""
 import logging
 from typing import Dict, List, Sequence, Tuple, Type
 
+import torch
 from mmdet.structures import SampleList
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
@@ -140,11 +141,25 @@ class BaseDetectorAdapter:
             samples (list[DetDataSample]): With ``gt_instances``.
             rescale (bool): Rescale boxes to the original image.
 
+        The default (for an adapter that only writes the other two
+        methods) is two head passes: :meth:`loss_from_feats`, then a
+        no-grad, eval-mode :meth:`predict_from_feats` over the same
+        features. The adapters of mmdet's families override it with one.
+
         Returns:
             tuple[dict, list[InstanceData]]: Losses and per-image results
             (``bboxes``, ``labels``, ``scores``, no gradient).
         """
-        raise NotImplementedError
+        losses = self.loss_from_feats(feats, samples)
+        was_training = self.detector.training
+        self.detector.train(False)
+        try:
+            with torch.no_grad():
+                results = self.predict_from_feats(
+                    [f.detach() for f in feats], samples, rescale=rescale)
+        finally:
+            self.detector.train(was_training)
+        return losses, results
 
 
 def build_detector_adapter(detector: nn.Module) -> BaseDetectorAdapter:
