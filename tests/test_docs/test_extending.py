@@ -116,7 +116,7 @@ def test_llm(example):
     assert osp.isfile(osp.join(llm_dir, 'tokenizer.json'))
     run(ns, 'llm', use_block)
     model = ns['model']
-    assert ns['prompt_template'] == \
+    assert model.llm.prompt_template == \
         'USER: <image>{perception}{question} ASSISTANT:'
     # the LLM and its tokenizer come from the directory
     assert model.weight_sources()['llm'] == llm_dir

@@ -182,3 +182,37 @@ def test_token_id_outside_the_vocabulary_names_the_key(tok_dirs):
                        r'is outside the vocabulary \(vocab_size=96\)'):
         MODELS.build(dict(type='LLMHead', model_cfg=model_cfg,
                           tokenizer=tok_dirs['bos']))
+
+
+@pytest.mark.parametrize('kind', ['bos', 'nobos'])
+def test_chat_template_renders_the_user_turn(kind, tok_dirs, tmp_path):
+    """chat_template=True wraps prompt_template as the user turn of the
+    tokenizer's own chat template: generation prompt included, literal
+    braces of the template kept literal, BOS not doubled where the
+    tokenizer adds it; the prompt the LLM receives is that text."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tok_dirs[kind])
+    tok.chat_template = (
+        "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|> "
+        "{'rule': 'be brief'} {{ m['content'] }} {% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    path = str(tmp_path / kind)
+    tok.save_pretrained(path)
+    torch.manual_seed(0)
+    head = MODELS.build(llm_cfg(
+        'llama', path, chat_template=True,
+        prompt_template='<image>{perception}how many {question}'))
+    lead = '' if kind == 'bos' else '<s>'  # only a tokenizer adding BOS
+    assert head.prompt_template == (
+        lead + "<|user|> {{'rule': 'be brief'}} "
+        '<image>{perception}how many {question} <|assistant|>')
+    enc, _ = head.encode_image_prompts(['red circle'], None, 2)
+    # the braces are literal again in the text that is tokenised
+    before = lead + "<|user|> {'rule': 'be brief'} "
+    assert enc[0].prefix == tok(before).input_ids
+    assert head.describe_prompt(enc[0], 2).endswith('how many red circle')
+    ids = enc[0].prefix + enc[0].suffix
+    assert ids.count(tok.bos_token_id) == 1
+    no_chat = make_tokenizer(str(tmp_path / 'plain'))
+    with pytest.raises(ValueError, match='has no chat template'):
+        MODELS.build(llm_cfg('llama', no_chat, chat_template=True))

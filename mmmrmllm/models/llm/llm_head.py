@@ -29,6 +29,7 @@ from .loading import (
 from .prompt_encoding import (
     EncodedPrompt,
     PromptEncodingMixin,
+    chat_prompt_template,
     majority_answer,
 )
 
@@ -60,7 +61,12 @@ class LLMHead(PromptEncodingMixin, BaseModule):
         train_mode (str): ``'frozen'``, ``'full'`` or ``'lora'``.
         lora_cfg (dict, optional): ``peft.LoraConfig`` kwargs.
         prompt_template (str): With one ``<image>`` and ``{question}``;
-            ``{perception}`` optional.
+            ``{perception}`` optional. With ``chat_template=True``: the
+            user turn only.
+        chat_template (bool): Wrap ``prompt_template`` as the user turn in
+            the tokenizer's own chat template (its generation prompt
+            included, literal braces escaped, no second BOS). Defaults to
+            False.
         answer_prefix (str): Prepended to the answer text before tokenising.
         max_length (int, optional): Context length; defaults to the model's.
         torch_dtype (str, optional): e.g. ``'bfloat16'``.
@@ -81,6 +87,7 @@ class LLMHead(PromptEncodingMixin, BaseModule):
                  train_mode: str = 'frozen',
                  lora_cfg: Optional[dict] = None,
                  prompt_template: str = PROMPT_TEMPLATE,
+                 chat_template: bool = False,
                  answer_prefix: str = ANSWER_PREFIX,
                  max_length: Optional[int] = None,
                  torch_dtype: Optional[str] = None,
@@ -121,6 +128,9 @@ class LLMHead(PromptEncodingMixin, BaseModule):
         if train_mode == 'frozen':
             self.model.requires_grad_(False)
             self.model.eval()
+        if chat_template:
+            prompt_template = chat_prompt_template(tok, prompt_template,
+                                                   tok_path)
         self.prompt_template = prompt_template
         self.answer_prefix = answer_prefix
         self.max_length = context_length(model.config, max_length)

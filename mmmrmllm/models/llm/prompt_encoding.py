@@ -162,3 +162,49 @@ class PromptEncodingMixin:
         return (dec(prompt.prefix, skip_special_tokens=True) +
                 f'<{num_visual} visual tokens>' +
                 dec(prompt.suffix, skip_special_tokens=True))
+
+
+_MARKS = {IMAGE_TOKEN: '\x00I\x00', '{perception}': '\x00P\x00',
+          '{question}': '\x00Q\x00'}
+
+
+def chat_prompt_template(tokenizer, content: str, source: str) -> str:
+    """A ``prompt_template`` rendered from the tokenizer's chat template.
+
+    ``content`` (the user turn, with ``<image>``, ``{perception}`` and
+    ``{question}``) goes through ``apply_chat_template`` with the
+    generation prompt; the rendered text's literal braces are doubled for
+    ``str.format``, and a leading BOS text is dropped when the tokenizer
+    adds BOS itself (else it would be there twice).
+
+    Args:
+        tokenizer: A Hugging Face tokenizer with a ``chat_template``.
+        content (str): The user message template.
+        source (str): Where the tokenizer came from, for errors.
+
+    Returns:
+        str: The prompt template.
+    """
+    if not getattr(tokenizer, 'chat_template', None):
+        raise ValueError(f'chat_template=True, but the tokenizer ({source}) '
+                         'has no chat template')
+    message = content.replace('{{', '{').replace('}}', '}')
+    for field, mark in _MARKS.items():
+        message = message.replace(field, mark)
+    text = tokenizer.apply_chat_template(
+        [dict(role='user', content=message)],
+        tokenize=False,
+        add_generation_prompt=True)
+    bos = tokenizer.bos_token
+    if bos and text.startswith(bos):
+        ids = tokenizer('x', add_special_tokens=True).input_ids
+        if ids and ids[0] == tokenizer.bos_token_id:
+            text = text[len(bos):]
+    text = text.replace('{', '{{').replace('}', '}}')
+    for field, mark in _MARKS.items():
+        text = text.replace(mark, field)
+    if text.count(IMAGE_TOKEN) != 1 or '{question}' not in text:
+        raise ValueError(
+            f"the tokenizer's chat template ({source}) does not keep the "
+            f'user turn {content!r} (rendered: {text!r})')
+    return text
