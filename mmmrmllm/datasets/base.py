@@ -48,12 +48,13 @@ class DropCountMixin:
 
     Two kinds of drops are counted in :attr:`drop_counts` (reason -> count):
 
-    - *invalid* records (``_invalid``): a corrupt box, an unknown category,
-      a question for an unknown image, a missing or unreadable image. With
-      ``skip_invalid=False`` (default) they raise :class:`DataRecordError`
+    - *invalid* records (``invalid_record``): a corrupt box, an unknown
+      category, a question for an unknown image, a missing or unreadable
+      image. With ``skip_invalid=False`` (default) they raise
+      :class:`DataRecordError`
       naming the file and the record; with ``skip_invalid=True`` they are
       skipped and counted.
-    - *intended* drops (``_dropped``): what a config asked for, e.g.
+    - *intended* drops (``count_drop``): what a config asked for, e.g.
       ``filter_empty_gt`` or categories left out of ``metainfo['classes']``.
       Always counted, never an error.
 
@@ -84,7 +85,7 @@ class DropCountMixin:
     def _source_name(self) -> str:
         return str(getattr(self, 'ann_file', '') or type(self).__name__)
 
-    def _invalid(self, reason: str, record: str, message: str) -> None:
+    def invalid_record(self, reason: str, record: str, message: str) -> None:
         """Refuse an invalid record, or count it when skipping is allowed.
 
         Args:
@@ -101,7 +102,7 @@ class DropCountMixin:
                 'skip_invalid=True to skip and count such records)')
         self.drop_counts[reason] += 1
 
-    def _dropped(self, reason: str, num: int = 1) -> None:
+    def count_drop(self, reason: str, num: int = 1) -> None:
         """Count an intended drop (never an error)."""
         if num:
             self.drop_counts[reason] += num
@@ -112,7 +113,7 @@ class DropCountMixin:
             return True
         if osp.isfile(data_info['img_path']):
             return True
-        self._invalid('missing_image', describe_record(data_info),
+        self.invalid_record('missing_image', describe_record(data_info),
                       f'image file {data_info["img_path"]} does not exist')
         return False
 

@@ -150,7 +150,7 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
             raise DataRecordError(
                 f'{self.ann_file}: annotation ids are not unique')
         for key in questions:
-            self._invalid('question_unknown_image', f'image {key!r}',
+            self.invalid_record('question_unknown_image', f'image {key!r}',
                           f'question file {self.question_file} has '
                           'questions for an image that is not in the '
                           'annotation file')
@@ -222,24 +222,24 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
             record = (f'image {img_info["img_id"]} '
                       f'({img_info["file_name"]}), annotation {ann.get("id")}')
             if ann.get('ignore', False):
-                self._dropped('ann_ignore_flag')
+                self.count_drop('ann_ignore_flag')
                 continue
             cat = ann.get('category_id')
             if isinstance(cat, bool) or cat not in self.coco.cats:
-                self._invalid('unknown_category', record,
+                self.invalid_record('unknown_category', record,
                               f'unknown category id {ann.get("category_id")}')
                 continue
             if ann['category_id'] not in self.cat2label:
-                self._dropped('category_not_in_classes')
+                self.count_drop('category_not_in_classes')
                 continue
             bbox = ann.get('bbox')
             if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
-                self._invalid('malformed_box', record,
+                self.invalid_record('malformed_box', record,
                               f'bbox must be [x, y, w, h], got {bbox!r}')
                 continue
             if not all(_is_number(v) for v in bbox) or (
                     'area' in ann and not _is_number(ann['area'])):
-                self._invalid(
+                self.invalid_record(
                     'malformed_box', record, 'bbox coordinates and area '
                     f'must be finite numbers, got bbox {bbox!r}, area '
                     f'{ann.get("area")!r}')
@@ -247,19 +247,19 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
             x1, y1, w, h = bbox
             area = ann.get('area', w * h)
             if w <= 0 or h <= 0 or area <= 0:
-                self._invalid('zero_area_box', record,
+                self.invalid_record('zero_area_box', record,
                               f'box {bbox} (area {area}) has no area')
                 continue
             inter_w = max(0, min(x1 + w, img_info['width']) - max(x1, 0))
             inter_h = max(0, min(y1 + h, img_info['height']) - max(y1, 0))
             if inter_w * inter_h == 0:
-                self._invalid(
+                self.invalid_record(
                     'box_outside_image', record,
                     f'box {bbox} lies outside the '
                     f'{img_info["width"]}x{img_info["height"]} image')
                 continue
             if w < 1 or h < 1:
-                self._invalid('box_under_1px', record,
+                self.invalid_record('box_under_1px', record,
                               f'box {bbox} is under one pixel wide or high')
                 continue
             label = self.cat2label[ann['category_id']]
@@ -286,10 +286,10 @@ class MRMLLMCocoDataset(DropCountMixin, CocoDataset):
         for data_info in self.data_list:
             if filter_empty_gt and not data_info['instances'] \
                     and not data_info['questions']:
-                self._dropped('filter_empty_gt')
+                self.count_drop('filter_empty_gt')
                 continue
             if min(data_info['width'], data_info['height']) < min_size:
-                self._dropped('filter_min_size')
+                self.count_drop('filter_min_size')
                 continue
             kept.append(data_info)
         return kept

@@ -137,7 +137,7 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
         data_info['instances'] = instances
         data_info['has_det_ann'] = has_det_ann
         if not has_det_ann and not questions:
-            self._invalid('empty_sample', record,
+            self.invalid_record('empty_sample', record,
                           'sample has neither box annotations nor questions')
             return None
         return data_info
@@ -148,18 +148,19 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
         images = list(dict.fromkeys(r['image'] for r in raws
                                     if r.get('image') is not None))
         if not images:
-            self._invalid('missing_image', record, 'record names no "image"')
+            self.invalid_record('missing_image', record,
+                                'record names no "image"')
             return None
         if len(images) > 1 or not isinstance(images[0], str):
             # records are merged per image id: they must name one image
-            self._invalid(
+            self.invalid_record(
                 'duplicate_image_id', record,
                 f'{len(raws)} records share this image id but name '
                 f'different images {images[:3]}' if len(images) > 1 else
                 f'"image" must be a file name, got {images[0]!r}')
             return None
         if sum('instances' in r for r in raws) > 1:
-            self._invalid(
+            self.invalid_record(
                 'duplicate_image_id', record,
                 f'{sum("instances" in r for r in raws)} records of this '
                 'image each give "instances"; give its boxes once')
@@ -177,7 +178,7 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or \
                     value <= 0:
-                self._invalid('bad_image_size', record,
+                self.invalid_record('bad_image_size', record,
                               f'{key} must be a positive integer, got '
                               f'{value!r}')
                 return False
@@ -186,7 +187,7 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
                 ('has_det_ann', bool, 'true or false', repr),
                 ('instances', list, 'a list', lambda v: type(v).__name__)):
             if key in first and not isinstance(first[key], kind):
-                self._invalid('malformed_record', record,
+                self.invalid_record('malformed_record', record,
                               f'"{key}" must be {what}, got '
                               f'{got(first[key])}')
                 return False
@@ -202,12 +203,12 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
             for raw in raws:
                 questions.extend(record_questions(raw, record))
         except FormatError as err:
-            self._invalid('malformed_question', record, str(err))
+            self.invalid_record('malformed_question', record, str(err))
             return None
         data_info.update(text_fields(questions))
         for qid in data_info['question_ids']:
             if qid in self._question_ids:
-                self._invalid('duplicate_question_id', record,
+                self.invalid_record('duplicate_question_id', record,
                               f'question id {qid!r} is used twice in the '
                               'file')
                 return None
@@ -218,38 +219,38 @@ class MRMLLMJsonDataset(DropCountMixin, BaseDetDataset):
                         record: str) -> Optional[dict]:
         classes = list(self.metainfo.get('classes', ()))
         if not isinstance(inst, dict):
-            self._invalid('malformed_box', record,
+            self.invalid_record('malformed_box', record,
                           f'an instance must be an object, got {inst!r:.100}')
             return None
         label = inst.get('label', inst.get('bbox_label'))
         if isinstance(label, str):
             if label not in classes:
-                self._invalid('unknown_category', record,
+                self.invalid_record('unknown_category', record,
                               f'label {label!r} is not in classes {classes}')
                 return None
             label = classes.index(label)
         elif isinstance(label, bool) or not isinstance(label, int) or \
                 not 0 <= label < len(classes):
-            self._invalid('unknown_category', record,
+            self.invalid_record('unknown_category', record,
                           f'label {label!r} is not a class of {classes}')
             return None
         bbox = inst.get('bbox')
         if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or \
                 not all(_is_number(v) for v in bbox):
-            self._invalid('malformed_box', record,
+            self.invalid_record('malformed_box', record,
                           'bbox must be [x1, y1, x2, y2] of finite numbers, '
                           f'got {bbox!r}')
             return None
         x1, y1, x2, y2 = bbox
         if x2 - x1 <= 0 or y2 - y1 <= 0:
-            self._invalid('zero_area_box', record,
+            self.invalid_record('zero_area_box', record,
                           f'box {bbox} (x1, y1, x2, y2) has no area')
             return None
         width, height = data_info.get('width'), data_info.get('height')
         if width is not None and height is not None and (
                 min(x2, width) <= max(x1, 0)
                 or min(y2, height) <= max(y1, 0)):
-            self._invalid('box_outside_image', record,
+            self.invalid_record('box_outside_image', record,
                           f'box {bbox} lies outside the {width}x{height} '
                           'image')
             return None

@@ -86,7 +86,7 @@ class VQAv2Dataset(DropCountMixin, COCOVQA):
         for q in questions:
             record = f'question {q["question_id"]} (image {q["image_id"]})'
             if q['image_id'] not in image_index:
-                self._invalid(
+                self.invalid_record(
                     'question_unknown_image', record,
                     'no image with this id in '
                     f'{self.data_prefix["img_path"]}')
