@@ -3,12 +3,12 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
-from mmengine.logging import MMLogger
 
 from mmmrmllm.registry import METRICS
 from mmmrmllm.structures import has_det_ann
 
 from ..functional import match_gts
+from .annotated import annotated_results
 
 
 def _to_numpy(value) -> np.ndarray:
@@ -95,11 +95,8 @@ class CornerRecall(BaseMetric):
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Recall per subset, averaged over IoU thresholds."""
-        results = [r for r in results if r is not None]
+        results = annotated_results(self, results)
         if not results:
-            MMLogger.get_current_instance().warning(
-                f'{type(self).__name__}: no box-annotated samples to '
-                'evaluate')
             return {}
         aware, agnostic, corner = [], [], []
         for r in results:

@@ -2,10 +2,11 @@
 from typing import Dict, Sequence
 
 from mmdet.evaluation import CocoMetric
-from mmengine.logging import MMLogger
 
 from mmmrmllm.registry import METRICS
 from mmmrmllm.structures import has_det_ann
+
+from .annotated import annotated_results
 
 
 @METRICS.register_module()
@@ -44,11 +45,8 @@ class MRMLLMCocoMetric(CocoMetric):
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """COCO metrics of the annotated samples ({} if there are none)."""
-        results = [r for r in results if r is not None]
+        results = annotated_results(self, results)
         if not results:
-            MMLogger.get_current_instance().warning(
-                f'{type(self).__name__}: no box-annotated samples to '
-                'evaluate')
             return {}
         if self._gt_from_file:
             self.img_ids = sorted({gt['img_id'] for gt, _ in results})

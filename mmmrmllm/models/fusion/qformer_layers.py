@@ -71,19 +71,6 @@ class QFormerMultiHeadAttention(nn.Module):
         return ctx.reshape(ctx.shape[0], ctx.shape[1], -1)
 
 
-class QFormerSelfOutput(nn.Module):
-    """``LayerNorm(dense(x) + residual)`` as in BERT."""
-
-    def __init__(self, hidden_size: int, eps: float, dropout: float) -> None:
-        super().__init__()
-        self.dense = nn.Linear(hidden_size, hidden_size)
-        self.LayerNorm = nn.LayerNorm(hidden_size, eps=eps)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor, residual: Tensor) -> Tensor:
-        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
-
-
 class QFormerAttention(nn.Module):
     """Attention + output block (HF ``InstructBlipQFormerAttention``)."""
 
@@ -125,6 +112,13 @@ class QFormerOutput(nn.Module):
 
     def forward(self, x: Tensor, residual: Tensor) -> Tensor:
         return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+
+
+class QFormerSelfOutput(QFormerOutput):
+    """``LayerNorm(dense(x) + residual)`` as in BERT, after attention."""
+
+    def __init__(self, hidden_size: int, eps: float, dropout: float) -> None:
+        super().__init__(hidden_size, hidden_size, eps, dropout)
 
 
 class QFormerLayer(nn.Module):

@@ -1,6 +1,7 @@
 """Common output and freezing behaviour of the MLLM's vision encoders."""
 from typing import NamedTuple, Tuple
 
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -49,6 +50,27 @@ class BaseVisionEncoder(BaseModule):
         super().train(mode and not self.frozen)
         return self
 
-    def forward(self, images: Tensor) -> VisualTokens:
-        """Encode images (B, 3, h, w) → :class:`VisualTokens`."""
+    def encode(self, images: Tensor) -> Tensor:
+        """The encoder's tokens (B, prefix + gh * gw, C) of the images."""
         raise NotImplementedError
+
+    def forward(self, images: Tensor) -> VisualTokens:
+        """Encode images (without gradient when frozen).
+
+        Args:
+            images (Tensor): (B, 3, h, w), normalised.
+
+        Returns:
+            VisualTokens: tokens (B, prefix + gh * gw, C); the grid is the
+            image size over ``self.patch_size``, the prefix
+            ``self.num_prefix`` or else what the grid leaves.
+        """
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.frozen):
+            tokens = self.encode(images)
+        grid = (images.shape[-2] // self.patch_size,
+                images.shape[-1] // self.patch_size)
+        num_prefix = getattr(self, 'num_prefix', None)
+        if num_prefix is None:
+            num_prefix = tokens.shape[1] - grid[0] * grid[1]
+        return VisualTokens(tokens, num_prefix, grid)

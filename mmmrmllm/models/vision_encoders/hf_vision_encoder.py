@@ -3,13 +3,12 @@ InstructBLIP vision towers)."""
 import os
 from typing import Optional
 
-import torch
 import transformers
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
 
-from .base import BaseVisionEncoder, VisualTokens
+from .base import BaseVisionEncoder
 
 # model_type of a (possibly composite) config → vision-tower class.
 _VISION_CLASSES = {
@@ -87,22 +86,9 @@ class HFVisionEncoder(BaseVisionEncoder):
     def embed_dims(self) -> int:
         return self.model.config.hidden_size
 
-    def forward(self, images: Tensor) -> VisualTokens:
-        """Encode images.
-
-        Args:
-            images (Tensor): (B, 3, h, w), normalised.
-
-        Returns:
-            VisualTokens: tokens (B, prefix + gh * gw, C).
-        """
-        with torch.set_grad_enabled(torch.is_grad_enabled()
-                                    and not self.frozen):
-            out = self.model(
-                pixel_values=images,
-                output_hidden_states=self.feature_layer != -1)
-        tokens = out.last_hidden_state if self.feature_layer == -1 \
+    def encode(self, images: Tensor) -> Tensor:
+        out = self.model(
+            pixel_values=images,
+            output_hidden_states=self.feature_layer != -1)
+        return out.last_hidden_state if self.feature_layer == -1 \
             else out.hidden_states[self.feature_layer]
-        grid = (images.shape[-2] // self.patch_size,
-                images.shape[-1] // self.patch_size)
-        return VisualTokens(tokens, self.num_prefix, grid)

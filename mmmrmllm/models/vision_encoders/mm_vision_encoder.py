@@ -1,12 +1,11 @@
 """Vision encoders from OpenMMLab backbones (mmpretrain ViT/EVA/CLIP)."""
 from typing import Optional
 
-import torch
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
 
-from .base import BaseVisionEncoder, VisualTokens
+from .base import BaseVisionEncoder
 
 
 @MODELS.register_module()
@@ -43,19 +42,5 @@ class MMVisionEncoder(BaseVisionEncoder):
     def embed_dims(self) -> int:
         return self.backbone.embed_dims
 
-    def forward(self, images: Tensor) -> VisualTokens:
-        """Encode images.
-
-        Args:
-            images (Tensor): (B, 3, h, w), normalised.
-
-        Returns:
-            VisualTokens: tokens (B, prefix + gh * gw, C).
-        """
-        with torch.set_grad_enabled(torch.is_grad_enabled()
-                                    and not self.frozen):
-            tokens = self.backbone(images)[-1]
-        grid = (images.shape[-2] // self.patch_size,
-                images.shape[-1] // self.patch_size)
-        num_prefix = tokens.shape[1] - grid[0] * grid[1]
-        return VisualTokens(tokens, num_prefix, grid)
+    def encode(self, images: Tensor) -> Tensor:
+        return self.backbone(images)[-1]
