@@ -24,7 +24,15 @@ DEFAULT_DIR = osp.join(ROOT, 'mmmrmllm')
 # Files or functions allowed over the limits, with the reason. Keys are a
 # file's path relative to the measured folder (``models/mrmllm.py``) or
 # ``path:qualified.name`` for one function.
-ALLOWLIST: Dict[str, str] = {}
+ALLOWLIST: Dict[str, str] = {
+    'models/mrmllm.py':
+    'the joint model keeps its wiring and the loss / predict / perceive / '
+    'answer flow (about 330 lines of code); the rest is the class '
+    'docstring documenting its 28 constructor arguments (about 100 lines), '
+    'which belongs with the class. The perception pass, sequence assembly, '
+    'frozen-state checkpoints, wiring helpers and instruction-aware '
+    'queries live in their own modules.',
+}
 
 
 class Item(NamedTuple):
