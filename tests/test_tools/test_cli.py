@@ -111,14 +111,19 @@ def test_killed_run_resumes_with_the_same_losses(workspace, trained):
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT)
-        # `last_checkpoint` is written once a checkpoint is complete
+        # `last_checkpoint` is written once a checkpoint is complete; it
+        # exists (empty) for a moment before MMEngine writes the path
         marker = work / 'last_checkpoint'
+
+        def written():
+            return marker.exists() and marker.read_text().strip()
+
         deadline = time.time() + 240
-        while not marker.exists() and proc.poll() is None \
+        while not written() and proc.poll() is None \
                 and time.time() < deadline:
             time.sleep(0.02)
         assert proc.poll() is None, 'training ended before it was killed'
-        assert marker.exists(), 'no checkpoint within the time limit'
+        assert written(), 'no checkpoint within the time limit'
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
