@@ -32,6 +32,13 @@ without it (``tests/test_utils/test_compat.py``).
    :func:`setup_cpu_distributed` initialises a ``gloo`` process group before
    the Runner is built (MMEngine then skips its own initialisation) and sets a
    DDP wrapper without ``device_ids``.
+4. Package-scope config inheritance (``with read_base(): from
+   mmmrmllm.configs.<path> import *``, as mmdet projects inherit from
+   ``mmdet.configs``): MMEngine 0.10.7 finds the package with
+   ``pkg_resources``, which current setuptools no longer ships, so every
+   such import failed with ``No module named 'pkg_resources'``. Without
+   ``pkg_resources`` the package is found with ``importlib`` instead.
+   ``mmmrmllm/configs`` links to the repository's ``configs/``.
 """
 import os
 import re
@@ -184,6 +191,22 @@ def _history_buffer_getstate(self) -> dict:
     return state
 
 
+def installed_path(package: str) -> str:
+    """The folder of an importable package (MMEngine's
+    ``get_installed_path`` without ``pkg_resources``).
+
+    Raises:
+        ModuleNotFoundError: If the package cannot be found.
+    """
+    import importlib.util
+    import os.path as osp
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(
+            f'config inheritance: package {package!r} is not installed')
+    return osp.dirname(spec.origin)
+
+
 def apply_compat() -> None:
     """Apply every fix of this module (idempotent)."""
     global _applied
@@ -213,6 +236,12 @@ def apply_compat() -> None:
     from mmdet.models.dense_heads import SSDHead
     if 'loss_cls' not in vars(SSDHead):
         SSDHead.loss_cls = None
+    # read_base() package-scope imports without pkg_resources
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        import mmengine.config.config as mm_config
+        mm_config.get_installed_path = installed_path
     _applied = True
 
 

@@ -175,12 +175,10 @@ def test_url_checkpoint_in_the_model_and_runner_paths(evil_cache):
     with pytest.raises(RuntimeError, match='cannot load checkpoint'):
         load_checkpoint(torch.nn.Linear(1, 1),
                         'https://example.invalid/evil.pth')
-    from mmmrmllm.models import MRMLLM
+    from mmmrmllm.models.wiring import load_detector_checkpoint
     with pytest.raises(RuntimeError, match='cannot load checkpoint'):
-        MRMLLM._load_detector(
-            type('M', (), dict(detector=torch.nn.Linear(1, 1),
-                               _sources={}))(),
-            'http://example.invalid/evil.pth')
+        load_detector_checkpoint(torch.nn.Linear(1, 1),
+                                 'http://example.invalid/evil.pth')
     assert not evil_cache.exists()
     # a safe checkpoint by URL still loads (from the cache, offline)
     cache = evil_cache.parent / 'torch' / 'hub' / 'checkpoints'
@@ -226,3 +224,31 @@ def test_ssd_head_can_predict():
     meta = dict(img_shape=(64, 64), scale_factor=(1.0, 1.0))
     res = head.predict_by_feat(*head(feats), batch_img_metas=[meta])
     assert res[0].bboxes.shape[1] == 4 and len(res[0]) > 0
+
+
+def test_package_scope_config_inheritance(monkeypatch):
+    """Fix 4: a project config inherits the main job through
+    ``mmmrmllm.configs`` (mmdet projects: ``mmdet.configs``); MMEngine's
+    own package lookup needs pkg_resources, which setuptools no longer
+    ships."""
+    import importlib.util
+
+    import mmengine.config.config as mm_config
+    from mmengine.config import Config
+    from mmengine.utils import package_utils
+
+    import mmmrmllm  # noqa: F401
+    root = osp.dirname(osp.dirname(HERE))
+    project = osp.join(root, 'projects', 'MRMLLM_FCOS', 'configs',
+                       'mrmllm_fcos_r18_llama_4l_1xb8_250i_cornershapes.py')
+    main = osp.join(root, 'configs', 'mrmllm',
+                    'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py')
+    cfg, base = Config.fromfile(project), Config.fromfile(main)
+    assert cfg.model.detector.type.__name__ == 'FCOS'
+    assert cfg.model.llm == base.model.llm
+    assert cfg.train_dataloader == base.train_dataloader
+    if importlib.util.find_spec('pkg_resources') is None:
+        monkeypatch.setattr(mm_config, 'get_installed_path',
+                            package_utils.get_installed_path)
+        with pytest.raises(ModuleNotFoundError, match='pkg_resources'):
+            Config.fromfile(project)
