@@ -10,32 +10,21 @@
 # not through a path into the repository, so it works wherever the project
 # folder is copied (README.md, "How the config inherits").
 from mmcv.ops import nms
-from mmdet.models import FCOS, FPN, DetDataPreprocessor, FCOSHead, ResNet
+from mmdet.models import FCOS, FPN, FCOSHead
 from mmdet.models.losses import CrossEntropyLoss, FocalLoss, GIoULoss
 from mmengine.config import read_base
-from torch.nn import BatchNorm2d, GroupNorm
+from torch.nn import GroupNorm
 
 with read_base():
     from mmmrmllm.configs.mrmllm.mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes import *  # noqa: E501,F401,F403
 
+main_detector = model.detector  # noqa: F405
 model.detector = dict(  # noqa: F405
     type=FCOS,
-    data_preprocessor=dict(
-        type=DetDataPreprocessor,
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32),
-    backbone=dict(
-        type=ResNet,
-        depth=18,
-        num_stages=4,
-        out_indices=(1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type=BatchNorm2d, requires_grad=True),
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=None),
+    # the main job's image normalisation (FCOS pads to 32) and ResNet-18
+    data_preprocessor=dict(main_detector.data_preprocessor,
+                           pad_size_divisor=32),
+    backbone=main_detector.backbone,
     neck=dict(
         type=FPN,
         in_channels=[128, 256, 512],
