@@ -130,9 +130,15 @@ def _run(code):
     return out.stdout
 
 
-def test_build_by_name_in_a_fresh_interpreter():
-    lines = dict(
-        line.split(' ', 1) for line in _run(BUILD_BY_NAME).splitlines())
+@pytest.fixture(scope='module')
+def fresh_interpreter():
+    """One fresh interpreter (importing mmmrmllm costs ~12 s): first the
+    builds by name (nothing imported by hand), then register_all_modules."""
+    return _run(BUILD_BY_NAME + REGISTER_ALL).splitlines()
+
+
+def test_build_by_name_in_a_fresh_interpreter(fresh_interpreter):
+    lines = dict(line.split(' ', 1) for line in fresh_interpreter[:-1])
     assert lines == {
         'model': 'mmmrmllm.models.perception.encoder PerceptionEncoder',
         'prompt': 'mmmrmllm.text.perception_prompt '
@@ -174,9 +180,9 @@ print(len(registered), len({reg.name for reg in all_registries()}))
 """
 
 
-def test_register_all_modules_imports_every_location():
+def test_register_all_modules_imports_every_location(fresh_interpreter):
     """``register_all_modules`` relies on the registries' ``locations``:
     they list every subpackage that registers something."""
-    num_modules, num_registries = map(int, _run(REGISTER_ALL).split())
+    num_modules, num_registries = map(int, fresh_interpreter[-1].split())
     assert num_registries == len(registry.all_registries()) >= 19
     assert num_modules >= 25
