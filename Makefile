@@ -18,7 +18,7 @@ demo: setup
 	$(PY) tools/demo.py
 
 test: lint
-	$(PY) -m pytest tests -q -ra
+	$(PY) -m pytest tests -q -ra --durations=15
 
 test-fast: lint
 	$(PY) -m pytest tests -q -ra -m 'not slow'
