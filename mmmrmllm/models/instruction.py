@@ -11,6 +11,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from mmmrmllm.structures import questions_of
+
 
 class InstructionTokenizer:
     """Questions → fusion instruction ids, padded and truncated to the
@@ -78,7 +80,7 @@ def sequence_questions(samples: Sequence) -> List[str]:
     for s in samples:
         skipped = set(s.metainfo.get('skipped_questions', ()))
         out += [
-            q for j, q in enumerate(s.get('questions', None) or [])
+            q for j, q in enumerate(questions_of(s))
             if j not in skipped
         ]
     return out
