@@ -18,7 +18,7 @@ text = CornerShapesText(PerceptionPromptGenerator(**TEXT_PROMPT),
                         corrupt_prob=1.0)
 assert text[0]['perception'].startswith('Counts: ')
 corpus = tokenizer_corpus(('circle', 'square'), {}, num_scenes=2)
-assert 'top left' in corpus and 'Question: ' in corpus[-1]
+assert 'top-left' in corpus and 'Question: ' in corpus[-1]
 print(sorted({m.split('.')[1] for m in sys.modules
               if m.startswith('mmmrmllm.')}))
 """
@@ -50,9 +50,9 @@ def test_quadrants_and_corpus_template_come_from_one_definition():
     from mmmrmllm.models.llm import LLMHead
     from mmmrmllm.text import GRID_WORDS, text_sequence_template
     rows, cols = GRID_WORDS[2]
-    assert QUADRANTS == tuple(f'{r} {c}' for r in rows for c in cols)
-    assert QUADRANTS == ('top left', 'top right', 'bottom left',
-                         'bottom right')
+    assert QUADRANTS == tuple(f'{r}-{c}' for r in rows for c in cols)
+    assert QUADRANTS == ('top-left', 'top-right', 'bottom-left',
+                         'bottom-right')
     import inspect
     params = inspect.signature(LLMHead).parameters
     template = params['prompt_template'].default

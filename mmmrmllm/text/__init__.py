@@ -13,14 +13,16 @@ from .perception_prompt import (
     GRID_WORDS,
     PerceptionObjects,
     PerceptionPromptGenerator,
+    cell_name,
     grid_cells,
     plural,
+    point_cell,
 )
 from .subword_tokenizer import train_subword_tokenizer
 
 __all__ = [
     'ANSWER_PREFIX', 'IMAGE_TOKEN', 'PROMPT_TEMPLATE',
     'text_sequence_template', 'corrupt_objects', 'GRID_WORDS',
-    'PerceptionObjects', 'PerceptionPromptGenerator', 'grid_cells', 'plural',
-    'train_subword_tokenizer'
+    'PerceptionObjects', 'PerceptionPromptGenerator', 'cell_name',
+    'grid_cells', 'plural', 'point_cell', 'train_subword_tokenizer'
 ]

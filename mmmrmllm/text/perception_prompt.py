@@ -19,24 +19,59 @@ GRID_WORDS = {
 }
 
 
-def _cell_name(row: str, col: str) -> str:
-    """``'top left'``, ``'left'``, ... or ``'centre'`` for the middle."""
-    return 'centre' if row == col == '' else ' '.join(
+def cell_name(row: str, col: str) -> str:
+    """The name of a grid cell: ``'top-left'``, ``'left'``, ... or
+    ``'centre'`` for the middle.
+
+    A corner's row and column words are joined by a hyphen, so that every
+    cell is one word - the prompt's positions, the questions' quadrants and
+    the position answers all use this name, and the benchmark's tokenizer
+    keeps each one whole (one token: with two-word names a small LM had to
+    match a position over two tokens, and resolved only one of them).
+
+    Args:
+        row (str): A row word of :data:`GRID_WORDS` (``''`` for the middle).
+        col (str): A column word (``''`` for the middle).
+
+    Returns:
+        str: The cell's name.
+    """
+    return 'centre' if row == col == '' else '-'.join(
         w for w in (row, col) if w)
 
 
 def grid_cells(grid_size: int = 2) -> Tuple[str, ...]:
-    """Names of the cells of the ``'grid'`` coordinate style, row by row.
+    """Names of the cells of the ``'grid'`` coordinate style, row by row
+    (:func:`cell_name`).
 
     Args:
         grid_size (int): Cells per side (2 or 3).
 
     Returns:
-        tuple[str]: E.g. ``('top left', 'top right', 'bottom left',
-        'bottom right')`` for 2.
+        tuple[str]: E.g. ``('top-left', 'top-right', 'bottom-left',
+        'bottom-right')`` for 2.
     """
     rows, cols = GRID_WORDS[grid_size]
-    return tuple(_cell_name(r, c) for r in rows for c in cols)
+    return tuple(cell_name(r, c) for r in rows for c in cols)
+
+
+def point_cell(x: float, y: float, grid_size: int = 2) -> str:
+    """The name of the cell holding a point.
+
+    Args:
+        x (float): Normalised horizontal position (0 left, 1 right);
+            clamped to [0, 1].
+        y (float): Normalised vertical position (0 top, 1 bottom).
+        grid_size (int): Cells per side (2 or 3).
+
+    Returns:
+        str: :func:`cell_name` of the cell (a point on a dividing line
+        belongs to the cell right of / below it).
+    """
+    rows, cols = GRID_WORDS[grid_size]
+    x = min(max(x, 0.), 1. - 1e-6)
+    y = min(max(y, 0.), 1. - 1e-6)
+    return cell_name(rows[int(y * grid_size)], cols[int(x * grid_size)])
 
 
 def plural(name: str) -> str:
@@ -95,7 +130,7 @@ class PerceptionPromptGenerator:
             ``'area'`` (descending).
         coord_style (str): ``'norm'`` (0-1, 3 decimals), ``'int999'``
             (integers 0-999) or ``'grid'`` (the cell of the box centre in
-            words, e.g. ``top left``: easier for small LMs than numbers).
+            words, e.g. ``top-left``: easier for small LMs than numbers).
         grid_size (int): Cells per side for ``'grid'`` (2 or 3).
         with_counts (bool): Add per-class counts.
         counts_all_classes (bool): List every class in the counts, with 0
@@ -177,11 +212,8 @@ class PerceptionPromptGenerator:
 
     def _box_text(self, box: Sequence[float]) -> str:
         if self.coord_style == 'grid':
-            rows, cols = GRID_WORDS[self.grid_size]
-            cx = min(max((box[0] + box[2]) / 2, 0.), 1. - 1e-6)
-            cy = min(max((box[1] + box[3]) / 2, 0.), 1. - 1e-6)
-            return _cell_name(rows[int(cy * self.grid_size)],
-                              cols[int(cx * self.grid_size)])
+            return point_cell((box[0] + box[2]) / 2, (box[1] + box[3]) / 2,
+                              self.grid_size)
         if self.coord_style == 'norm':
             return '[' + ', '.join(f'{v:.3f}' for v in box) + ']'
         return '[' + ', '.join(str(min(999, max(0, round(v * 1000))))

@@ -17,6 +17,8 @@ from mmmrmllm.datasets.cornershapes import (
     QUESTION_TYPES,
     generate_image,
 )
+from mmmrmllm.datasets.cornershapes.questions import QUADRANTS
+from mmmrmllm.datasets.cornershapes.tokenizer_corpus import TOKENIZER_VOCAB
 
 SIZES = dict(det_train=12, vqa_train=12, val=6, corner=6, novel=4)
 PIPELINE = [
@@ -78,6 +80,42 @@ def test_answers_follow_ground_truth(root):
             if q['type'] == 'counting':
                 shape = q['question'].split()[2][:-1]
                 assert q['answers'] == [str(counts[shape])]
+
+
+def test_quadrants_are_one_token_in_prompt_questions_and_answers(root):
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    assert QUADRANTS == ('top-left', 'top-right', 'bottom-left',
+                         'bottom-right')
+    path = root / 'tokenizer'
+    tok = AutoTokenizer.from_pretrained(str(path))
+    # a standard tokenizers file, loadable on its own too
+    plain = PreTrainedTokenizerFast(
+        tokenizer_file=str(path / 'tokenizer.json'))
+    assert len(tok) <= TOKENIZER_VOCAB
+    for quadrant in QUADRANTS:
+        # an answer (' ' + answer), a word in the prompt or a question, or
+        # the text's first word: the same one token
+        for text in (' ' + quadrant, quadrant):
+            ids = tok(text, add_special_tokens=False).input_ids
+            assert tok.convert_ids_to_tokens(ids) == ['▁' + quadrant]
+            assert plain(text, add_special_tokens=False).input_ids == ids
+        ids = tok(f'What shape is in the {quadrant}?',
+                  add_special_tokens=False).input_ids
+        assert tok.convert_tokens_to_ids('▁' + quadrant) in ids
+    prompt = 'Objects: top-left circle, bottom-right star.\n'
+    assert tok.decode(tok(prompt).input_ids,
+                      skip_special_tokens=True) == prompt
+    asked = set()
+    for split in ('vqa_train', 'val', 'corner', 'novel'):
+        data = json.loads((root / 'questions' / f'{split}.json').read_text())
+        for rec in data['data_list']:
+            for q in rec['questions']:
+                if q['type'] == 'shape_at_position':
+                    where = q['question'][len('What shape is in the '):-1]
+                    assert where in QUADRANTS, q['question']
+                    asked.add(where)
+                assert 'top left' not in q['question'] + q['answers'][0]
+    assert asked
 
 
 def test_deterministic(tmp_path):

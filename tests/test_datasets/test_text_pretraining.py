@@ -15,6 +15,7 @@ from mmmrmllm.datasets.cornershapes import (
     generate_cornershapes,
     sample_scene,
 )
+from mmmrmllm.datasets.cornershapes.questions import QUADRANTS
 from mmmrmllm.models.perception import PerceptionPromptGenerator
 from mmmrmllm.models.perception.gt_perception import corrupt_objects
 from mmmrmllm.registry import MODELS
@@ -47,6 +48,7 @@ def test_text_items_are_deterministic_and_answer_from_the_scene():
                 assert counts[shape] == a
             if t == 'shape_at_position':
                 where = q[len('What shape is in the '):-1]
+                assert where in QUADRANTS
                 assert f'{where} {a}' in item['perception']
 
 

@@ -26,7 +26,7 @@ def sample(tmp_path):
             dict(bbox=[40, 20, 55, 35], bbox_label=1, ignore_flag=0),
         ],
         questions=['Is the red square left or right of the blue square?',
-                   'What is in the top left?'],
+                   'What is in the top-left?'],
         gt_answers=[['left'], ['red square']],
         question_types=['relative_position', 'shape_at_position'],
         question_ids=[11, 12])
@@ -96,7 +96,7 @@ def test_flip_with_text_recomputes_answers(sample):
     assert ds.questions[0] == ('Is the red square right or left of the '
                                'blue square?')
     assert ds.gt_answers == [['right'], ['red square']]
-    assert ds.questions[1] == 'What is in the top right?'
+    assert ds.questions[1] == 'What is in the top-right?'
     # the flipped image: the red square is now on the right
     det = out['inputs']['det'].permute(1, 2, 0).numpy()
     red = np.argwhere((det[..., 2] > 200) & (det[..., 0] < 50))
@@ -106,7 +106,7 @@ def test_flip_with_text_recomputes_answers(sample):
 def test_vertical_flip_swaps_top_bottom(sample):
     out = pipeline(dict(type='RandomFlipWithText', prob=1.0,
                         direction='vertical'))(copy.deepcopy(sample))
-    assert out['data_samples'].questions[1] == 'What is in the bottom left?'
+    assert out['data_samples'].questions[1] == 'What is in the bottom-left?'
     assert out['data_samples'].gt_answers[0] == ['left']
 
 
@@ -162,3 +162,7 @@ def test_swap_words():
         ('left', 'right'), ('leftmost', 'rightmost')
     ]) == 'Right of the LEFT one, rightmost'
     assert swap_words('lefty', [('left', 'right')]) == 'lefty'
+    # the grid's one-word cell names flip like the two words did
+    assert swap_words('In the top-left? bottom-right', [
+        ('left', 'right'), ('top', 'bottom')
+    ]) == 'In the bottom-right? top-left'

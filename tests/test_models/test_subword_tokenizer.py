@@ -1,14 +1,16 @@
+import pytest
 import torch
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from mmmrmllm.models.llm import train_subword_tokenizer
 from mmmrmllm.models.perception.prompt_generator import (
     PerceptionPromptGenerator,
 )
 from mmmrmllm.registry import MODELS
+from mmmrmllm.text import cell_name, grid_cells, point_cell
 
 CORPUS = [
-    'Counts: circle 2, square 0. Objects: top left circle.\n'
+    'Counts: circle 2, square 0. Objects: top-left circle.\n'
     'Question: How many circles are there? Answer: 2',
     'Question: Is there a red square? Answer: yes',
     'Question: What colour is the circle? Answer: blue',
@@ -37,6 +39,61 @@ def test_subword_tokenizer_shares_stems_and_round_trips(tmp_path):
                       skip_special_tokens=True) == 'yes'
     assert tok.pad_token_id is not None and tok.eos_token_id is not None
     assert len(tok) <= 256
+
+
+def _pieces(tok, text):
+    return tok.convert_ids_to_tokens(
+        tok(text, add_special_tokens=False).input_ids)
+
+
+def test_hyphenated_words_stay_whole(tmp_path):
+    # 'top-left' is frequent enough to be merged by the training alone
+    corpus = CORPUS + ['Objects: top-left circle, bottom-right square.'] * 60
+    train_subword_tokenizer(corpus, vocab_size=256, out_dir=str(tmp_path))
+    tok = AutoTokenizer.from_pretrained(str(tmp_path))
+    assert _pieces(tok, ' top-left') == _pieces(tok, 'top-left') == [
+        '▁top-left']
+    # a hyphen between letters is part of the word; others are punctuation
+    assert _pieces(tok, 'a - b')[-3:-1] == ['▁', '-']
+    text = 'Objects: top-left circle, x-y - z -- q-.'
+    assert tok.decode(tok(text).input_ids, skip_special_tokens=True) == text
+
+
+def test_whole_words_are_one_token_within_the_vocabulary(tmp_path):
+    cells = grid_cells(2)
+    # the training alone leaves the cells in pieces at this size (CORPUS
+    # names only 'top-left', and no pair of it is frequent enough)
+    train_subword_tokenizer(CORPUS, vocab_size=150, out_dir=str(tmp_path))
+    tok = AutoTokenizer.from_pretrained(str(tmp_path))
+    assert len(_pieces(tok, ' top-left')) > 1
+    train_subword_tokenizer(CORPUS, vocab_size=150, out_dir=str(tmp_path),
+                            whole_words=cells)
+    for tok in (AutoTokenizer.from_pretrained(str(tmp_path)),
+                PreTrainedTokenizerFast(
+                    tokenizer_file=str(tmp_path / 'tokenizer.json'))):
+        assert len(tok) <= 150
+        for cell in cells:
+            assert _pieces(tok, ' ' + cell) == _pieces(tok, cell) == [
+                '▁' + cell]
+            answer = tok(' ' + cell, add_special_tokens=False).input_ids
+            assert tok.decode(answer) == cell
+        assert _pieces(tok, 'circles')[-2:] == ['▁circle', 's']
+    with pytest.raises(ValueError, match='whole words'):
+        train_subword_tokenizer(CORPUS, vocab_size=110, whole_words=cells)
+    with pytest.raises(ValueError, match='single words'):
+        train_subword_tokenizer(CORPUS, whole_words=['top left'])
+
+
+def test_cell_names_are_one_word():
+    assert grid_cells(2) == ('top-left', 'top-right', 'bottom-left',
+                             'bottom-right')
+    assert grid_cells(3) == ('top-left', 'top', 'top-right', 'left',
+                             'centre', 'right', 'bottom-left', 'bottom',
+                             'bottom-right')
+    assert cell_name('bottom', 'left') == 'bottom-left'
+    assert point_cell(0.5, 0.49) == 'top-right'
+    assert point_cell(-1., 2.) == 'bottom-left'
+    assert point_cell(0.5, 0.5, grid_size=3) == 'centre'
 
 
 def test_llm_head_trains_with_subword_tokenizer(tmp_path):
@@ -77,7 +134,7 @@ def test_count_template_and_x_order():
         torch.tensor([0, 2]), torch.tensor([0.9, 0.8]),
         ['circle', 'cross', 'triangle'])
     assert text == ('Counts: circles 1, crosses 0, triangles 1. '
-                    'Objects: bottom left triangle, top right circle.')
+                    'Objects: bottom-left triangle, top-right circle.')
 
 
 def test_grid_coordinates_and_zero_counts():
@@ -93,7 +150,7 @@ def test_grid_coordinates_and_zero_counts():
         torch.tensor([[0.6, 0.7, 0.9, 0.9], [0.1, 0.1, 0.3, 0.3]]),
         torch.tensor([2, 0]), torch.tensor([0.8, 0.9]), names)
     assert text == ('Counts: 1 circle, 0 square, 1 triangle. '
-                    'Objects: circle top left; triangle bottom right.')
+                    'Objects: circle top-left; triangle bottom-right.')
     empty = gen(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long),
                 torch.zeros(0), names)
     assert empty.startswith('Counts: 0 circle, 0 square, 0 triangle.')

@@ -69,7 +69,7 @@ def parse_args():
 QUESTIONS = ('How many circles are there in the image?',
              'Is there a square in the image?',
              'What colour is the triangle?',
-             'What shape is in the top left?')
+             'What shape is in the top-left?')
 ANSWERS = ('two', 'yes', 'red', 'circle')
 TARGET = 1.10
 SCALING = (1, 4, 16)

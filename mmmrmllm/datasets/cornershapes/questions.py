@@ -1,14 +1,15 @@
 """CornerShapes questions: the templates, which of them an image can
 answer unambiguously, and the answer statistics of a split.
 
-The position words are the perception prompt's grid words
+The position words are the perception prompt's cell names
 (:func:`mmmrmllm.text.grid_cells`), so a question's quadrant reads as in
-the prompt (``What shape is in the top left?`` - ``top left circle``).
+the prompt (``What shape is in the top-left?`` - ``top-left circle``); each
+is one word, and one token of the benchmark's tokenizer.
 """
 from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
-from mmmrmllm.text import GRID_WORDS, grid_cells, plural
+from mmmrmllm.text import grid_cells, plural, point_cell
 
 from .render import COMMON_COLOURS, CORNER_COLOURS, NOVEL_COLOURS
 from .scene import SceneObject
@@ -54,12 +55,10 @@ def clear_quadrants(objs: Sequence[SceneObject],
         :data:`QUADRANTS` order.
     """
     mid, margin = canvas / 2, _margin(canvas)
-    rows, cols = GRID_WORDS[2]
     by_quadrant: Dict[str, List[SceneObject]] = {q: [] for q in QUADRANTS}
     for obj in objs:
         cx, cy = obj.centre
-        by_quadrant[f'{rows[int(cy >= mid)]} {cols[int(cx >= mid)]}'].append(
-            obj)
+        by_quadrant[point_cell(cx / canvas, cy / canvas)].append(obj)
     return {
         q: members[0]
         for q, members in by_quadrant.items() if len(members) == 1

@@ -189,7 +189,7 @@ class CornerShapesText:
 # configs/_base_/models/cornershapes_prompt.py is the same), made for a
 # small LM to read with one look-up per question: each count follows its
 # class name ("How many circles" -> "circle 2") and each position comes
-# before its shape ("in the top left" -> "top left circle"); objects are
+# before its shape ("in the top-left" -> "top-left circle"); objects are
 # listed left to right. The benchmark's tokenizer learns from this text.
 TEXT_PROMPT = dict(
     template='{counts}Objects: {objects}.\n',

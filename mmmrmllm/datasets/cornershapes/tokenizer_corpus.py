@@ -47,7 +47,8 @@ def tokenizer_corpus(classes: Sequence[str],
 def write_tokenizer(out_dir: str, classes: Sequence[str],
                     question_records: Dict[str, list]) -> None:
     """Train the tokenizer on :func:`tokenizer_corpus` and save it in
-    ``out_dir/tokenizer``.
+    ``out_dir/tokenizer``. Each quadrant name (``top-left``, ...) is one
+    token, in the prompt, the questions and the answers alike.
 
     Args:
         out_dir (str): The benchmark's folder.
@@ -57,4 +58,5 @@ def write_tokenizer(out_dir: str, classes: Sequence[str],
     train_subword_tokenizer(
         tokenizer_corpus(classes, question_records),
         vocab_size=TOKENIZER_VOCAB,
-        out_dir=osp.join(out_dir, 'tokenizer'))
+        out_dir=osp.join(out_dir, 'tokenizer'),
+        whole_words=QUADRANTS)
