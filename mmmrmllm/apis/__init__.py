@@ -5,5 +5,9 @@ from .inferencer import (
                          MRMLLMInferencer,
                          infer_pipeline,
 )
+from .knowledge_probe import knowledge_probe
 
-__all__ = ['ImageSession', 'InputError', 'MRMLLMInferencer', 'infer_pipeline']
+__all__ = [
+    'ImageSession', 'InputError', 'MRMLLMInferencer', 'infer_pipeline',
+    'knowledge_probe'
+]
