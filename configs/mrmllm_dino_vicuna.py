@@ -72,7 +72,18 @@ vicuna_7b = dict(
 model.update(
     detector=detector,
     detector_checkpoint=dino_checkpoint,
-    pretrained_mllm=instructblip_dir)
+    pretrained_mllm=instructblip_dir,
+    # InstructBLIP's input (docs/model.md, "InstructBLIP layout"): the
+    # Q-Former reads the whole prompt text the LLM reads, tokenised by the
+    # directory's own BERT tokenizer (instruction_tokenizer=None:
+    # <instructblip_dir>/qformer_tokenizer). pretrained_mllm implies these;
+    # they are spelled out so that the stages keep them without it.
+    use_instruction_in_fusion=True,
+    instruction_text='prompt')
+# InstructBLIP's image processor: OpenAI CLIP's mean/std, unrounded
+model.data_preprocessor.enc.update(
+    mean=[255 * m for m in (0.48145466, 0.4578275, 0.40821073)],
+    std=[255 * s for s in (0.26862954, 0.26130258, 0.27577711)])
 model.vision_encoder.update(model_cfg=eva_vit_g, frozen=True)
 # laid out like InstructBLIP's Q-Former so its weights load one-to-one
 model.fusion.update(
@@ -99,7 +110,21 @@ model.llm.update(
     # used by train_mode='lora' (the stage 2 LoRA config)
     lora_cfg=dict(r=16, lora_alpha=32, target_modules=['q_proj', 'v_proj']),
     max_length=1024,
-    generation_cfg=dict(max_new_tokens=16, num_beams=1))
+    # the soft tokens (and box tokens) first, then BOS + the prompt text, as
+    # InstructBLIP (BOS first is token_layout='template')
+    token_layout='visual_first',
+    # InstructBLIP's short-answer evaluation (LAVIS predict_answers with
+    # lavis/projects/instructblip/qa_okvqa_vicuna7b_eval.yaml: num_beams 5,
+    # max_len 10, min_len 1, length_penalty -1, and generate's
+    # repetition_penalty 1.5); LAVIS feeds inputs_embeds only, so its
+    # lengths count new tokens: max/min_new_tokens here (docs/model.md)
+    generation_cfg=dict(
+        do_sample=False,
+        num_beams=5,
+        max_new_tokens=10,
+        min_new_tokens=1,
+        length_penalty=-1.0,
+        repetition_penalty=1.5))
 
 max_iters = 60000
 train_cfg = dict(

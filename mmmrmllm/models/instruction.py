@@ -1,22 +1,45 @@
 """Instruction-aware shared queries (InstructBLIP's Q-Former).
 
-With ``MRMLLM(use_instruction_in_fusion=True)`` the question's tokens join
-the fusion's self-attention, so the soft tokens the LLM reads are computed
-for each (image, question) pair. The detector's feedback keeps the
+With ``MRMLLM(use_instruction_in_fusion=True)`` an instruction's tokens
+join the fusion's self-attention, so the soft tokens the LLM reads are
+computed for each (image, question) pair. The instruction is, as in
+InstructBLIP (``InstructBlipProcessor`` sends its ``text`` to both
+tokenizers), the whole prompt text the LLM reads (``instruction_text=
+'prompt'``: template, perception text and question, ``<image>`` removed),
+or the bare question (``'question'``). The detector's feedback keeps the
 image's instruction-free queries (one per image, before any question is
 known), so detection does not depend on the questions asked.
 """
+import json
+import logging
+import os
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmmrmllm.structures import questions_of
 
+INSTRUCTION_TEXTS = ('prompt', 'question')
+
 
 class InstructionTokenizer:
-    """Questions → fusion instruction ids, padded and truncated to the
-    fusion's position table.
+    """Instruction texts → fusion instruction ids, padded and truncated to
+    the fusion's position table.
+
+    Each text is tokenised as ``InstructBlipProcessor`` tokenises the
+    Q-Former's text (the tokenizer's special tokens, e.g. BERT's ``[CLS]``
+    ... ``[SEP]``; no token type ids). The processor itself does not
+    truncate unless asked, and a text longer than the Q-Former's position
+    table (``fusion.max_position_embeddings``, 512 in InstructBLIP) would
+    overrun it; here such a text is truncated to the table as
+    ``processor(..., truncation=True, max_length=<table>)`` would: on the
+    tokenizer's own ``truncation_side`` (``'left'`` for InstructBLIP's
+    ``qformer_tokenizer``, so the end of the prompt, the question, is
+    kept), special tokens kept. Texts that fit are untouched. (LAVIS, the
+    original code, truncates its Q-Former text to ``max_txt_len=128``
+    tokens the same way.)
 
     Args:
         tokenizer: A Hugging Face tokenizer (the LLM's, or one loaded from
@@ -41,12 +64,13 @@ class InstructionTokenizer:
         self.tokenizer = tokenizer
         self.max_length = fusion.embeddings.position_embeddings.num_embeddings
 
-    def __call__(self, questions: Sequence[str],
+    def __call__(self, texts: Sequence[str],
                  device: torch.device) -> Tuple[Tensor, Tensor]:
+        """Padded ids and mask (1 = valid), each (len(texts), T)."""
         rows = [
-            self.tokenizer(q, truncation=True,
+            self.tokenizer(t, truncation=True,
                            max_length=self.max_length)['input_ids']
-            for q in questions
+            for t in texts
         ]
         width = max(1, max(len(r) for r in rows))
         ids = torch.zeros(len(rows), width, dtype=torch.long)
@@ -55,6 +79,54 @@ class InstructionTokenizer:
             ids[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
             mask[i, :len(r)] = 1
         return ids.to(device), mask.to(device)
+
+
+def pretrained_model_type(path: Optional[str]) -> Optional[str]:
+    """``model_type`` of a ``save_pretrained`` directory's ``config.json``
+    (``'instructblip'``, ``'blip-2'``); None without one."""
+    cfg = os.path.join(path, 'config.json') if path else ''
+    if not os.path.isfile(cfg):
+        return None
+    with open(cfg) as f:
+        return json.load(f).get('model_type')
+
+
+def resolve_instruction(pretrained_mllm: Optional[str],
+                        use: Optional[bool], tokenizer: Optional[str],
+                        text: Optional[str]
+                        ) -> Tuple[bool, Optional[str], str]:
+    """The instruction settings of an MRMLLM, defaults filled in.
+
+    Without ``pretrained_mllm``: off, the LLM's tokenizer, the bare
+    question (the toolkit's own defaults). With an InstructBLIP directory:
+    on, its ``qformer_tokenizer/`` subfolder (the LLM's tokenizer, logged,
+    if it has none), the whole prompt text, as InstructBLIP. A BLIP-2
+    directory (``model_type='blip-2'``: its Q-Former reads no text) leaves
+    the instruction off. Values given explicitly are kept.
+
+    Returns:
+        tuple[bool, str | None, str]: ``use_instruction_in_fusion``,
+        ``instruction_tokenizer`` (None: the LLM's), ``instruction_text``.
+    """
+    if text is not None and text not in INSTRUCTION_TEXTS:
+        raise ValueError(f'instruction_text must be one of '
+                         f'{INSTRUCTION_TEXTS}, got {text!r}')
+    if pretrained_mllm is None:
+        return bool(use), tokenizer, text or 'question'
+    if use is None:
+        use = pretrained_model_type(pretrained_mllm) != 'blip-2'
+    if use and tokenizer is None:
+        sub = os.path.join(pretrained_mllm, 'qformer_tokenizer')
+        if os.path.isdir(sub):
+            tokenizer = sub
+        else:
+            print_log(
+                f'pretrained_mllm {pretrained_mllm!r} has no '
+                "qformer_tokenizer/; the fusion's instructions use the "
+                "LLM's tokenizer (set instruction_tokenizer to choose)",
+                logger='current',
+                level=logging.WARNING)
+    return use, tokenizer, text or 'prompt'
 
 
 def load_instruction_tokenizer(path: Optional[str], llm, fusion: nn.Module
@@ -71,6 +143,23 @@ def load_instruction_tokenizer(path: Optional[str], llm, fusion: nn.Module
             f'instruction_tokenizer {path!r}: not a local tokenizer '
             f'directory ({type(err).__name__})') from err
     return InstructionTokenizer(tok, fusion, path)
+
+
+def instruction_texts(which: str, prompts: Sequence,
+                      samples: Sequence) -> List[str]:
+    """The fusion instruction of each LLM sequence, in sequence order.
+
+    Args:
+        which (str): ``'prompt'``: the prompt text the LLM reads
+            (``EncodedPrompt.text``, after objects were dropped to fit the
+            context), as InstructBLIP's processor sends its text to the
+            Q-Former; ``'question'``: the bare question.
+        prompts (Sequence[EncodedPrompt]): The sequences' prompts.
+        samples (Sequence): The batch's data samples.
+    """
+    if which == 'prompt':
+        return [p.text for p in prompts]
+    return sequence_questions(samples)
 
 
 def sequence_questions(samples: Sequence) -> List[str]:
@@ -120,11 +209,16 @@ def instructed_queries(fusion: nn.Module, fusion_inputs: dict,
 
 def instructed_visual(tokenizer: InstructionTokenizer, fusion: nn.Module,
                       projection: nn.Module, fusion_inputs: dict,
-                      samples: Sequence, visual: List[Tensor],
+                      texts: Sequence[str], visual: List[Tensor],
                       owners: Sequence[int]) -> List[Tensor]:
-    """The LLM sequences' visual embeddings with each question's
-    instruction-aware soft tokens in place of the image's."""
-    ids, mask = tokenizer(sequence_questions(samples), visual[0].device)
+    """The LLM sequences' visual embeddings with each sequence's
+    instruction-aware soft tokens in place of the image's.
+
+    Args:
+        texts (Sequence[str]): Each sequence's instruction
+            (:func:`instruction_texts`).
+    """
+    ids, mask = tokenizer(texts, visual[0].device)
     queries = instructed_queries(fusion, fusion_inputs, owners, ids, mask)
     return [
         torch.cat([q, v[q.shape[0]:]], dim=0)

@@ -19,7 +19,12 @@ from mmmrmllm.utils.part_timer import timed_part
 
 from .detectors import build_detector_adapter
 from .frozen_state import FrozenStateMixin
-from .instruction import instructed_visual, load_instruction_tokenizer
+from .instruction import (
+    instructed_visual,
+    instruction_texts,
+    load_instruction_tokenizer,
+    resolve_instruction,
+)
 from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
 from .sequence_assembly import assemble_sequences, per_image
@@ -112,21 +117,36 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             fusion (Q-Former), language projection and LLM by
             :func:`load_instructblip`; the per-part report of loaded /
             missing / unexpected keys is logged and kept in
-            ``self.pretrained_report``.
+            ``self.pretrained_report``. It also makes the model read its
+            input as InstructBLIP does, unless set otherwise: the LLM's
+            ``token_layout`` becomes ``'visual_first'`` (visual tokens,
+            then BOS + the prompt text) and the instruction switches below
+            default to InstructBLIP's (docs/model.md, "InstructBLIP
+            layout").
         drop_mask_branch (bool): Build an instance-segmentation detector
             (Mask R-CNN, Cascade Mask R-CNN, HTC, ...) without its mask
             branch, to train it on box-only data (logged). Without it, such
             a detector needs ``gt_instances.masks`` in every annotated
             sample (``LoadAnnotations(with_mask=True)``). Defaults to False.
-        use_instruction_in_fusion (bool): InstructBLIP's instruction-aware
-            queries: each question's tokens join the fusion's
-            self-attention, so the LLM's soft tokens are computed per
-            (image, question) (a second fusion pass; the feedback keeps the
-            instruction-free queries). Defaults to False.
+        use_instruction_in_fusion (bool, optional): InstructBLIP's
+            instruction-aware queries: each sequence's instruction tokens
+            join the fusion's self-attention, so the LLM's soft tokens are
+            computed per (image, question) (a second fusion pass; the
+            feedback keeps the instruction-free queries). None (default):
+            on with an InstructBLIP ``pretrained_mllm`` (off with a BLIP-2
+            one, whose Q-Former reads no text), off otherwise.
         instruction_tokenizer (str, optional): A local HF tokenizer
-            directory for the instructions (InstructBLIP's
-            ``qformer_tokenizer``); defaults to the LLM's tokenizer. Its
-            vocabulary must fit ``fusion.vocab_size``.
+            directory for the instructions. None: with ``pretrained_mllm``
+            its ``qformer_tokenizer/`` subfolder (InstructBLIP's BERT
+            tokenizer) if present, else (and without ``pretrained_mllm``)
+            the LLM's tokenizer. Its vocabulary must fit
+            ``fusion.vocab_size``.
+        instruction_text (str, optional): What the fusion reads:
+            ``'prompt'``, the whole prompt text the LLM reads (template,
+            perception text and question, ``<image>`` removed; what
+            ``InstructBlipProcessor`` gives the Q-Former) or
+            ``'question'``, the bare question. None: ``'prompt'`` with
+            ``pretrained_mllm``, ``'question'`` otherwise.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -156,8 +176,9 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                  generation_cfg: Optional[dict] = None,
                  pretrained_mllm: Optional[str] = None,
                  drop_mask_branch: bool = False,
-                 use_instruction_in_fusion: bool = False,
+                 use_instruction_in_fusion: Optional[bool] = None,
                  instruction_tokenizer: Optional[str] = None,
+                 instruction_text: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         check_variant(variant, detector, vision_encoder, fusion, llm,
                       detection_source)
@@ -193,9 +214,12 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         self.vision_encoder = self.fusion = self.llm = None
         self.language_projection = self.feedback = None
         self.perception_encoder = self.prompt_generator = None
+        use_instruction, instruction_tokenizer, self.instruction_text = \
+            resolve_instruction(pretrained_mllm, use_instruction_in_fusion,
+                                instruction_tokenizer, instruction_text)
         if variant != 'detector_only':
             self._build_mllm(vision_encoder, fusion, llm, generation_cfg,
-                             neck_ch)
+                             neck_ch, pretrained_mllm)
         self._build_couplings(feedback, perception_encoder, prompt_generator,
                               box_token_targets, neck_ch)
         self._label_cache: Dict[tuple, Tensor] = {}
@@ -206,7 +230,7 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         if pretrained_mllm is not None:
             self._load_pretrained_mllm(pretrained_mllm)
         self.instruction_tokenizer = None
-        if use_instruction_in_fusion and self.fusion is not None:
+        if use_instruction and self.fusion is not None:
             self.instruction_tokenizer = load_instruction_tokenizer(
                 instruction_tokenizer, self.llm, self.fusion)
         self.register_frozen_state_hooks()
@@ -230,14 +254,20 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             self._sources['detector'] = checkpoint
 
     def _build_mllm(self, vision_encoder, fusion, llm, generation_cfg,
-                    neck_ch) -> None:
-        """Vision encoder, fusion, LLM and the projection between them."""
+                    neck_ch, pretrained_mllm=None) -> None:
+        """Vision encoder, fusion, LLM and the projection between them.
+
+        With ``pretrained_mllm`` the LLM's ``token_layout`` defaults to
+        BLIP-2 / InstructBLIP's ``'visual_first'``.
+        """
         self.vision_encoder = MODELS.build(vision_encoder)
         self._sources['vision_encoder'] = getattr(self.vision_encoder,
                                                   'source', None)
         self.fusion = MODELS.build(
             fusion_config(fusion, self.vision_encoder.embed_dims,
                           self.use_det_feats_in_fusion, neck_ch))
+        if pretrained_mllm is not None and 'token_layout' not in llm:
+            llm = dict(llm, token_layout='visual_first')
         self.llm = MODELS.build(llm)
         self._sources['llm'] = getattr(self.llm, 'source', None)
         if generation_cfg:
@@ -309,8 +339,9 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             with timed_part(self, 'fusion', len(owners)):
                 visual = instructed_visual(
                     self.instruction_tokenizer, self.fusion,
-                    self.language_projection, state.fusion_inputs, samples,
-                    visual, owners)
+                    self.language_projection, state.fusion_inputs,
+                    instruction_texts(self.instruction_text, prompts,
+                                      samples), visual, owners)
         return visual, prompts, owners
 
     # ---------------------------------------------------------- BaseModel

@@ -1,11 +1,16 @@
 """The LLM's input sequences: one per (image, question) pair.
 
 Each sequence is the image's visual embeddings (projected shared queries,
-then its box tokens) followed by the prompt the :class:`LLMHead` encodes:
-the perception prompt (detections as text) and the question, plus the
-answer in training. Questions that do not fit the LLM's context
-(``too_long='skip'``) are left out here and put back as empty answers by
-:func:`per_image`, so answers stay aligned with questions.
+then its box tokens) and the prompt the :class:`LLMHead` encodes around
+them (its ``token_layout``: BOS and the template's text before
+``<image>`` first, or, InstructBLIP's layout, the visual block first and
+then BOS and the whole prompt): the perception prompt (detections as text)
+and the question, plus the answer in training. Each encoded prompt keeps
+its text (``EncodedPrompt.text``, after objects were dropped to fit the
+context), the instruction InstructBLIP's Q-Former reads. Questions that do
+not fit the LLM's context (``too_long='skip'``) are left out here and put
+back as empty answers by :func:`per_image`, so answers stay aligned with
+questions.
 """
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 

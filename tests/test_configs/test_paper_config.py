@@ -54,6 +54,29 @@ def test_paper_scale_parameter_counts():
     }
     assert trainable['llm'] == 0 and trainable['vision_encoder'] == 0
     assert trainable['fusion'] == parts['fusion']
+    # InstructBLIP's input, also without the directory
+    assert model.llm.token_layout == 'visual_first'
+    assert model.instruction_tokenizer is not None
+    assert model.instruction_text == 'prompt'
+
+
+@pytest.mark.parametrize('path', [PAPER, STAGE1, STAGE2_LORA])
+def test_paper_configs_read_their_input_as_instructblip(path):
+    """Every stage: visual tokens first, then BOS + the prompt; the whole
+    prompt into the Q-Former (through <dir>/qformer_tokenizer, the
+    default with pretrained_mllm); InstructBLIP's short-answer decoding
+    (docs/model.md, "InstructBLIP layout")."""
+    model = Config.fromfile(path).model
+    assert model.pretrained_mllm == 'checkpoints/instructblip-vicuna-7b'
+    assert model.llm.token_layout == 'visual_first'
+    assert model.use_instruction_in_fusion is True
+    assert model.instruction_text == 'prompt'
+    assert model.get('instruction_tokenizer') is None
+    assert model.llm.generation_cfg == dict(
+        do_sample=False, num_beams=5, max_new_tokens=10, min_new_tokens=1,
+        length_penalty=-1.0, repetition_penalty=1.5)
+    assert model.data_preprocessor.enc.mean == pytest.approx(
+        [122.7709, 116.7460, 104.0937], abs=1e-4)
 
 
 def test_stage_configs_change_only_their_switches():

@@ -71,3 +71,39 @@ def test_a_tokenizer_larger_than_the_fusion_vocabulary_is_refused(tok):
         MODELS.build(mrmllm_cfg('retinanet', tok,
                                 use_instruction_in_fusion=True,
                                 instruction_tokenizer='no/such/dir'))
+
+
+def test_prompt_instruction_is_the_text_the_llm_reads(tok, monkeypatch):
+    """``instruction_text='prompt'`` (InstructBLIP's): each sequence's
+    instruction is its whole prompt text, perception text included, the
+    string the LLM's tokens come from; the default without a pretrained
+    directory stays the bare question."""
+    from mmmrmllm.models.instruction import (
+        InstructionTokenizer,
+        resolve_instruction,
+    )
+    assert resolve_instruction(None, None, None, None) == \
+        (False, None, 'question')
+    vocab = len(MODELS.build(mrmllm_cfg('retinanet', tok)).llm.tokenizer)
+    torch.manual_seed(0)
+    model = MODELS.build(
+        mrmllm_cfg('retinanet', tok, use_instruction_in_fusion=True,
+                   instruction_text='prompt',
+                   fusion=fusion_cfg(vocab_size=vocab)))
+    seen = []
+    call = InstructionTokenizer.__call__
+
+    def record(self, texts, device):
+        seen.extend(texts)
+        return call(self, texts, device)
+
+    monkeypatch.setattr(InstructionTokenizer, '__call__', record)
+    samples = [make_sample(0)]
+    _, prompts, _ = sequences(model, samples, False)
+    assert seen == [p.text for p in prompts] and len(seen) == 2
+    for text, q in zip(seen, samples[0].questions):
+        assert text.endswith(f'Question: {q} Answer:')
+        assert len(text) > len(f'Question: {q} Answer:')  # perception
+        ids = model.llm.tokenizer(text).input_ids
+        p = prompts[seen.index(text)]
+        assert p.prefix + p.suffix == ids  # 'template': BOS, then the rest

@@ -216,3 +216,51 @@ def test_chat_template_renders_the_user_turn(kind, tok_dirs, tmp_path):
     no_chat = make_tokenizer(str(tmp_path / 'plain'))
     with pytest.raises(ValueError, match='has no chat template'):
         MODELS.build(llm_cfg('llama', no_chat, chat_template=True))
+
+
+def test_visual_first_layout_and_beam_search(tok_dirs):
+    """``token_layout='visual_first'`` (BLIP-2 / InstructBLIP): the visual
+    tokens, then BOS and the whole prompt; 'template' keeps BOS and the
+    text before ``<image>`` first. Beam search over ``inputs_embeds``
+    (InstructBLIP's evaluation uses 5 beams) runs batched, left-padded,
+    as one sequence at a time."""
+    tok = MODELS.build(llm_cfg('llama', tok_dirs['bos'])).tokenizer
+    template = 'the image <image>{perception}question : {question}'
+    first = build('llama', tok_dirs, token_layout='visual_first',
+                  prompt_template=template)
+    old = build('llama', tok_dirs, prompt_template=template)
+    text = 'the image question : how many circle ?'
+    enc = first._encode('how many circle ?', '')
+    assert enc.prefix == [] and enc.text == text
+    assert enc.suffix == tok(text).input_ids  # BOS + the whole text
+    enc_old = old._encode('how many circle ?', '')
+    assert enc_old.prefix == tok('the image ').input_ids
+    assert enc_old.text == text
+    assert first.describe_prompt(enc, 4) == '<4 visual tokens>' + \
+        tok.decode(enc.suffix, skip_special_tokens=True)
+    # the answer's labels follow the prompt in both layouts
+    h = first.hidden_size
+    visual = [torch.randn(4, h), torch.randn(2, h)]
+    prompts, _ = first.encode_image_prompts(
+        ['how many circle ?', 'what colour is the big red square ?'],
+        ['two', 'red'], 4)
+    _, _, labels = first._assemble(visual, prompts, left_pad=False)
+    for lab, p in zip(labels, prompts):
+        assert lab[lab != -100].tolist() == p.answer
+    with pytest.raises(ValueError, match='token_layout'):
+        build('llama', tok_dirs, token_layout='blip')
+
+    first.eval()
+    gen = [first._encode(q, '') for q in ('how many circle ?',
+                                          'what colour is the big square ?')]
+    beam = dict(num_beams=3, max_new_tokens=4, min_new_tokens=2,
+                length_penalty=-1.0, repetition_penalty=1.5)
+    batched = first.generate_ids(visual, gen, **beam)
+    for i, (v, p) in enumerate(zip(visual, gen)):
+        single = first.generate_ids([v], [p], **beam)[0]
+        assert batched[i, :len(single)].tolist() == single.tolist()
+    logits = first.next_token_logits(visual, gen)
+    for i, (v, p) in enumerate(zip(visual, gen)):
+        torch.testing.assert_close(
+            logits[i], first.next_token_logits([v], [p])[0], atol=1e-5,
+            rtol=0)

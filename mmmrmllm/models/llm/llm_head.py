@@ -27,6 +27,7 @@ from .loading import (
     lora_targets,
 )
 from .prompt_encoding import (
+    TOKEN_LAYOUTS,
     EncodedPrompt,
     PromptEncodingMixin,
     chat_prompt_template,
@@ -35,7 +36,8 @@ from .prompt_encoding import (
 
 __all__ = [
     'LLMHead', 'EncodedPrompt', 'majority_answer', 'IMAGE_TOKEN',
-    'ATTENTION_PROJECTIONS', 'check_token_ids', 'lora_targets'
+    'ATTENTION_PROJECTIONS', 'TOKEN_LAYOUTS', 'check_token_ids',
+    'lora_targets'
 ]
 
 
@@ -44,9 +46,16 @@ class LLMHead(PromptEncodingMixin, BaseModule):
     """Any ``AutoModelForCausalLM`` (LLaMA/Vicuna, Qwen2/3, Mistral, GPT-2,
     SmolLM, ...) with its tokenizer, fed visual embeddings and text.
 
-    A sequence is ``prefix | visual | suffix | answer``: the prompt template
-    is split at ``<image>``; ``{perception}`` and ``{question}`` fill the
-    suffix. The loss covers answer tokens only (everything else is -100).
+    A sequence is ``prefix | visual | suffix | answer`` (``token_layout=
+    'template'``, the default): the prompt template is split at
+    ``<image>``, the text before it is tokenised with the tokenizer's
+    special tokens (BOS), ``{perception}`` and ``{question}`` fill the
+    suffix. With ``token_layout='visual_first'`` it is ``visual | BOS +
+    prompt text | answer``, the layout of BLIP-2 / InstructBLIP (what
+    ``InstructBlipProcessor`` and ``InstructBlipForConditionalGeneration``
+    build): the query tokens come first, then the tokenizer's BOS and the
+    whole formatted template with ``<image>`` removed, tokenised in one
+    piece. The loss covers answer tokens only (everything else is -100).
     Generation is batched, left-padded, with the KV cache.
 
     Args:
@@ -67,6 +76,11 @@ class LLMHead(PromptEncodingMixin, BaseModule):
             the tokenizer's own chat template (its generation prompt
             included, literal braces escaped, no second BOS). Defaults to
             False.
+        token_layout (str): ``'template'`` (default: BOS and the text
+            before ``<image>``, the visual tokens, the rest) or
+            ``'visual_first'`` (the visual tokens, then BOS + the whole
+            prompt text: BLIP-2 / InstructBLIP's layout; what
+            ``MRMLLM(pretrained_mllm=...)`` uses unless told otherwise).
         answer_prefix (str): Prepended to the answer text before tokenising.
         max_length (int, optional): Context length; defaults to the model's.
         torch_dtype (str, optional): e.g. ``'bfloat16'``.
@@ -88,6 +102,7 @@ class LLMHead(PromptEncodingMixin, BaseModule):
                  lora_cfg: Optional[dict] = None,
                  prompt_template: str = PROMPT_TEMPLATE,
                  chat_template: bool = False,
+                 token_layout: str = 'template',
                  answer_prefix: str = ANSWER_PREFIX,
                  max_length: Optional[int] = None,
                  torch_dtype: Optional[str] = None,
@@ -99,6 +114,10 @@ class LLMHead(PromptEncodingMixin, BaseModule):
             raise ValueError(f"too_long must be 'skip' or 'error', got "
                              f'{too_long!r}')
         self.too_long = too_long
+        if token_layout not in TOKEN_LAYOUTS:
+            raise ValueError(f'token_layout must be one of {TOKEN_LAYOUTS}, '
+                             f'got {token_layout!r}')
+        self.token_layout = token_layout
         self.num_skipped_questions = 0
         if (name_or_path is None) == (model_cfg is None):
             raise ValueError('give exactly one of name_or_path and model_cfg')
@@ -290,9 +309,53 @@ class LLMHead(PromptEncodingMixin, BaseModule):
         return out
 
     @torch.no_grad()
+    def next_token_logits(self, visual: Sequence[Tensor],
+                          prompts: Sequence[EncodedPrompt]) -> Tensor:
+        """The LLM's logits for the token after each prompt (the first
+        answer token), computed as :meth:`generate` computes its first
+        step (left padding, positions counted from each sequence's start).
+
+        Args:
+            visual (Sequence[Tensor]): Per sequence (Nv_i, H).
+            prompts (Sequence[EncodedPrompt]): Without answers.
+
+        Returns:
+            Tensor: (S, vocab) float logits.
+        """
+        x, mask, _ = self._assemble(visual, prompts, left_pad=True)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(inputs_embeds=x, attention_mask=mask,
+                         position_ids=pos, use_cache=False)
+        return out.logits[:, -1].float()
+
+    @torch.no_grad()
+    def generate_ids(self, visual: Sequence[Tensor],
+                     prompts: Sequence[EncodedPrompt], **kwargs) -> Tensor:
+        """The new token ids of batched generation (left-padded, KV
+        cache; greedy, sampled or beam search as ``generation_cfg`` says).
+
+        Args:
+            visual (Sequence[Tensor]): Per sequence (Nv_i, H).
+            prompts (Sequence[EncodedPrompt]): Without answers.
+            **kwargs: Override ``generation_cfg``.
+
+        Returns:
+            Tensor: (S, T) ids; the model is given ``inputs_embeds`` only,
+            so they are the generated tokens alone, and ``max_length`` /
+            ``min_length`` would count the prompt: give
+            ``max_new_tokens`` / ``min_new_tokens``.
+        """
+        x, mask, _ = self._assemble(visual, prompts, left_pad=True)
+        cfg = dict(self.generation_cfg, **kwargs)
+        cfg.setdefault('pad_token_id', self.pad_token_id)
+        cfg.setdefault('eos_token_id', self.eos_token_id)
+        return self.model.generate(
+            inputs_embeds=x, attention_mask=mask, use_cache=True, **cfg)
+
+    @torch.no_grad()
     def generate(self, visual: Sequence[Tensor],
                  prompts: Sequence[EncodedPrompt], **kwargs) -> List[str]:
-        """Batched greedy/sampled generation (left-padded, KV cache).
+        """Batched generation (:meth:`generate_ids`), decoded.
 
         Args:
             visual (Sequence[Tensor]): Per sequence (Nv_i, H).
@@ -304,11 +367,6 @@ class LLMHead(PromptEncodingMixin, BaseModule):
         """
         if not prompts:
             return []
-        x, mask, _ = self._assemble(visual, prompts, left_pad=True)
-        cfg = dict(self.generation_cfg, **kwargs)
-        cfg.setdefault('pad_token_id', self.pad_token_id)
-        cfg.setdefault('eos_token_id', self.eos_token_id)
-        ids = self.model.generate(
-            inputs_embeds=x, attention_mask=mask, use_cache=True, **cfg)
+        ids = self.generate_ids(visual, prompts, **kwargs)
         texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
         return [t.strip() for t in texts]

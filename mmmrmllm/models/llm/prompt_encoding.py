@@ -9,18 +9,25 @@ from mmengine.logging import print_log
 from mmmrmllm.text import IMAGE_TOKEN
 from mmmrmllm.utils.errors import PromptTooLongError
 
+TOKEN_LAYOUTS = ('template', 'visual_first')
+
 
 class EncodedPrompt(NamedTuple):
     """Token ids of one (image, question) sequence around its visual tokens.
 
     Attributes:
-        prefix (list[int]): Text before the visual tokens (with BOS).
-        suffix (list[int]): Text after them: perception text + question.
+        prefix (list[int]): Text before the visual tokens (with BOS);
+            empty with ``token_layout='visual_first'``.
+        suffix (list[int]): Text after them: perception text + question
+            (with ``'visual_first'``: BOS + the whole prompt text).
         answer (list[int]): Answer + EOS (empty at inference).
+        text (str): The prompt text the LLM reads, ``<image>`` removed
+            (InstructBLIP's Q-Former instruction).
     """
     prefix: List[int]
     suffix: List[int]
     answer: List[int]
+    text: str = ''
 
     def prompt_len(self, num_visual: int) -> int:
         return len(self.prefix) + num_visual + len(self.suffix)
@@ -39,19 +46,31 @@ def majority_answer(answers: Sequence[str]) -> str:
 class PromptEncodingMixin:
     """Prompt tokenisation of :class:`LLMHead`.
 
-    Reads the head's ``tokenizer``, ``prompt_template``, ``answer_prefix``,
-    ``eos_token_id``, ``max_length`` and ``too_long``, and counts skipped
-    questions in ``num_skipped_questions``.
+    Reads the head's ``tokenizer``, ``prompt_template``, ``token_layout``,
+    ``answer_prefix``, ``eos_token_id``, ``max_length`` and ``too_long``,
+    and counts skipped questions in ``num_skipped_questions``.
     """
 
     def _encode(self, question: str, perception: str) -> EncodedPrompt:
+        """One sequence's prompt, laid out as ``token_layout`` says.
+
+        ``'template'``: the text before ``<image>`` with the tokenizer's
+        special tokens (BOS), the visual tokens, then the text after it.
+        ``'visual_first'`` (BLIP-2 / InstructBLIP): the visual tokens, then
+        the whole template text without ``<image>``, tokenised in one piece
+        with the special tokens, as ``InstructBlipProcessor`` tokenises its
+        text.
+        """
         before, after = self.prompt_template.split(IMAGE_TOKEN)
         fields = dict(question=question, perception=perception)
+        before, after = before.format(**fields), after.format(**fields)
         tok = self.tokenizer
-        prefix = tok(before.format(**fields),
-                     add_special_tokens=True).input_ids
-        suffix = tok(after.format(**fields), add_special_tokens=False)
-        return EncodedPrompt(prefix, suffix.input_ids, [])
+        if self.token_layout == 'visual_first':
+            ids = tok(before + after, add_special_tokens=True).input_ids
+            return EncodedPrompt([], ids, [], before + after)
+        prefix = tok(before, add_special_tokens=True).input_ids
+        suffix = tok(after, add_special_tokens=False).input_ids
+        return EncodedPrompt(prefix, suffix, [], before + after)
 
     def _answer_ids(self, answers: Optional[Sequence[str]],
                     num: int) -> List[List[int]]:
@@ -152,7 +171,7 @@ class PromptEncodingMixin:
                 out.append(None)
                 continue
             room = self.max_length - plen
-            out.append(EncodedPrompt(e.prefix, e.suffix, a[:room]))
+            out.append(e._replace(answer=a[:room]))
         return out, drop
 
     def describe_prompt(self, prompt: EncodedPrompt, num_visual: int) -> str:
