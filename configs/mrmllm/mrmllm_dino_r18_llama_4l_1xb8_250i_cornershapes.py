@@ -1,16 +1,19 @@
 # The tiny MR-MLLM of the main job (`make demo`), joint stage of the staged
-# recipe (as in the paper: a pretrained detector + a pretrained LLM, then
-# joint training): the tiny model of _base_/models/mrmllm_tiny_dino.py with
-# DINO (ResNet-18) from the detector pre-training stage and a 4-layer Llama
-# from the language pre-training stage (a standard Hugging Face directory)
-# in place of its random LLM; the small CLIP-style ViT and the 2-layer
-# Q-Former train from scratch; CornerShapes on a CPU, 1 process x 8 images,
-# 250 iterations. Build the two inputs first (`make demo` does it and caches
-# them):
+# recipe (as in the paper: a pretrained detector + a pretrained multimodal
+# LLM, then joint training): the tiny model of _base_/models/
+# mrmllm_tiny_dino.py with DINO (ResNet-18) from the detector pre-training
+# stage and a small InstructBLIP from the MLLM pre-training stage (a
+# standard Hugging Face InstructBLIP directory: vision tower, Q-Former,
+# projection, the 4-layer Llama and its tokenizer), loaded through
+# `model.pretrained_mllm` as configs/mrmllm_dino_vicuna.py loads
+# instructblip-vicuna-7b. CornerShapes on a CPU, 1 process x 8 images, 250
+# iterations. Build the inputs first (`make demo` does it and caches them):
 #   python tools/train.py \
 #       configs/pretrain/dino_r18_1xb8_250i_cornershapes_det.py
 #   python tools/train.py \
 #       configs/pretrain/llama_4l_1xb12_2500i_cornershapes_text.py
+#   python tools/train.py \
+#   configs/pretrain/instructblip_vit_2l_llama_4l_1xb16_2000i_cornershapes_vl.py
 from mmengine.config import read_base
 
 from mmmrmllm.engine.optimizers import PartwiseClipOptimWrapper
@@ -25,17 +28,26 @@ with read_base():
 # the dataset's classes
 model.class_names = class_names  # noqa: F405
 model.detector.bbox_head.num_classes = num_classes  # noqa: F405
-# the two pre-training stages' outputs (work_dirs/<stage config's name>)
+# the pre-training stages' outputs (work_dirs/<stage config's name>)
 model.detector_checkpoint = (
     'work_dirs/dino_r18_1xb8_250i_cornershapes_det/iter_250.pth')
-# the language stage's Llama and its tokenizer, one Hugging Face directory,
-# instead of the base's random Llama and byte tokenizer; it reads the
-# perception prompt it learnt on, and answers in one word
+model.pretrained_mllm = (
+    'work_dirs/instructblip_vit_2l_llama_4l_1xb16_2000i_cornershapes_vl/'
+    'hf_instructblip')
+# the MLLM stage's vision tower is InstructBLIP's (same sizes as the base's)
+model.vision_encoder.model_cfg.model_type = 'instructblip_vision_model'
+# the MLLM stage's Llama and tokenizer come from its directory, instead of
+# the base's random Llama and byte tokenizer; it answers in one word, its
+# input laid out as InstructBLIP's (visual tokens, then BOS and the prompt)
 model.llm.update(
-    name_or_path='work_dirs/llama_4l_1xb12_2500i_cornershapes_text/hf_model',
+    name_or_path=None,
     model_cfg=None,
     tokenizer=None,
+    token_layout='visual_first',
     generation_cfg=dict(max_new_tokens=4))
+# InstructBLIP's instruction-aware Q-Former, with the directory's
+# qformer_tokenizer
+model.use_instruction_in_fusion = True
 model.prompt_generator = prompt_generator
 # det_train images carry boxes and questions: early on, half of them show a
 # corrupted copy of their ground truth to the LLM instead of the
@@ -46,9 +58,9 @@ model.gt_perception = dict(
 
 # Each part clipped by its own norm: DINO's 0.1 for the detector only (a
 # global 0.1 let the detector's gradient, ~30x the LLM's, shrink every other
-# part's update below Adam's eps). The parts trained from scratch (vision
-# encoder, fusion, feedback, projections) take a larger step than the two
-# pretrained ones. Same optimizer as the base schedule.
+# part's update below Adam's eps). The MLLM's parts come pre-trained (stage
+# 1c) and keep about the base step; the couplings, new here, take a larger
+# one. Same optimizer as the base schedule.
 optim_wrapper.type = PartwiseClipOptimWrapper  # noqa: F405
 optim_wrapper.clip_grad = dict(  # noqa: F405
     parts=dict(
@@ -62,11 +74,13 @@ optim_wrapper.paramwise_cfg = dict(  # noqa: F405
     # an LLM with tied input/output embeddings holds one tensor twice
     bypass_duplicate=True,
     custom_keys=dict(
-        llm=dict(lr_mult=2.0),
-        fusion=dict(lr_mult=5.0),
-        vision_encoder=dict(lr_mult=5.0),
+        llm=dict(lr_mult=1.0),
+        fusion=dict(lr_mult=1.0),
+        # the fusion's perception projection and gate are new here
+        **{'fusion.p_': dict(lr_mult=5.0)},
+        vision_encoder=dict(lr_mult=1.0),
         feedback=dict(lr_mult=5.0),
-        language_projection=dict(lr_mult=5.0),
+        language_projection=dict(lr_mult=1.0),
         perception_encoder=dict(lr_mult=5.0)))
 default_hooks.checkpoint.update(interval=100, max_keep_ckpts=2)  # noqa: F405
 default_hooks.logger.interval = 10  # noqa: F405

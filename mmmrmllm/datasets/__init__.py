@@ -2,6 +2,7 @@ from .base import DataRecordError, DropCountMixin, TextGeometryError
 from .coco import CODADataset, MRMLLMCocoDataset
 from .cornershapes import (
     CornerShapesDataset,
+    CornerShapesImageTextStream,
     CornerShapesTextDataset,
     generate_cornershapes,
 )
@@ -18,7 +19,7 @@ from .vqa import GQADataset, VQAv2Dataset
 __all__ = [
     'DataRecordError', 'TextGeometryError', 'DropCountMixin',
     'MRMLLMCocoDataset', 'CODADataset', 'CornerShapesDataset',
-    'CornerShapesTextDataset',
+    'CornerShapesImageTextStream', 'CornerShapesTextDataset',
     'generate_cornershapes', 'MRMLLMJsonDataset', 'MixedRatioSampler',
     'EncoderView', 'PackMRMLLMInputs', 'RandomFlipWithText',
     'SkipIfQuestions', 'GQADataset', 'VQAv2Dataset'

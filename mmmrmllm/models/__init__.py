@@ -16,7 +16,7 @@ from .perception import (
                         PerceptionFeedback,
                         PerceptionPromptGenerator,
 )
-from .utils import load_instructblip, load_qformer
+from .utils import load_instructblip, load_qformer, save_instructblip
 from .vision_encoders import HFVisionEncoder, MMVisionEncoder, VisualTokens
 
 __all__ = [
@@ -25,5 +25,5 @@ __all__ = [
     'SharedQueryFusion', 'LanguagePretrainer', 'LLMHead', 'MRMLLM',
     'PerceptionEncoder', 'PerceptionFeedback', 'PerceptionPromptGenerator',
     'HFVisionEncoder', 'MMVisionEncoder', 'VisualTokens', 'load_instructblip',
-    'load_qformer'
+    'load_qformer', 'save_instructblip'
 ]

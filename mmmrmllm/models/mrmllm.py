@@ -29,6 +29,7 @@ from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
 from .sequence_assembly import assemble_sequences, per_image
 from .utils.pretrained import load_instructblip
+from .utils.pretrained_config import fill_from_pretrained
 from .wiring import (
     build_detector,
     check_samples,
@@ -218,6 +219,9 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             resolve_instruction(pretrained_mllm, use_instruction_in_fusion,
                                 instruction_tokenizer, instruction_text)
         if variant != 'detector_only':
+            if pretrained_mllm is not None:
+                vision_encoder, fusion, llm = fill_from_pretrained(
+                    pretrained_mllm, vision_encoder, fusion, llm)
             self._build_mllm(vision_encoder, fusion, llm, generation_cfg,
                              neck_ch, pretrained_mllm)
         self._build_couplings(feedback, perception_encoder, prompt_generator,

@@ -7,11 +7,13 @@ from .generator import (
                         generate_cornershapes,
                         generate_image,
 )
+from .stream_dataset import CornerShapesImageTextStream, caption
 from .text import TEXT_PROMPT, CornerShapesText, sample_scene
 from .text_dataset import CornerShapesTextDataset
 
 __all__ = [
-    'CornerShapesDataset', 'CornerShapesText', 'CornerShapesTextDataset',
+    'CornerShapesDataset', 'CornerShapesImageTextStream', 'caption',
+    'CornerShapesText', 'CornerShapesTextDataset',
     'TEXT_PROMPT', 'sample_scene', 'generate_cornershapes', 'generate_image',
     'CLASSES', 'DEFAULT_SIZES', 'QUESTION_TYPES', 'SPLITS'
 ]

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from .questions import QUESTION_TYPES, answer_stats, image_questions
-from .render import SHAPES
+from .render import ALL_COLOURS, SHAPES
 from .scene import CLASSES, image_objects, render_objects
 from .tokenizer_corpus import TOKENIZER_VOCAB, write_tokenizer
 
@@ -55,8 +55,13 @@ __all__ = [
 
 def generate_image(seed: int, split: str, index: int,
                    classes: Sequence[str] = CLASSES,
-                   img_size: int = 128) -> dict:
+                   img_size: int = 128,
+                   recolour: Optional[Dict[int, str]] = None) -> dict:
     """Generate one image, its objects and questions.
+
+    ``recolour`` (object index → colour name) changes those objects'
+    colours and nothing else (same places, sizes, looks and background):
+    the counterfactual image of a colour question.
 
     Returns:
         dict: ``image`` (``(H, W, 3)`` uint8 RGB), ``objects`` (list of
@@ -70,6 +75,10 @@ def generate_image(seed: int, split: str, index: int,
     else:
         family_img = family
     objs, bg = image_objects(rng, family_img, classes, img_size)
+    for k, colour in (recolour or {}).items():
+        if colour not in ALL_COLOURS:
+            raise ValueError(f'recolour: unknown colour {colour!r}')
+        objs[k].colour = colour
     image = render_objects(objs, bg, img_size, rng)
     questions = image_questions(rng, objs, classes, family, img_size)
     objects = [

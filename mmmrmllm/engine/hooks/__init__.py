@@ -1,12 +1,15 @@
 from .answer_logging_hook import AnswerLoggingHook, format_answers
 from .class_check_hook import ClassCheckHook, check_classes
 from .epoch_from_iter_hook import EpochFromIterHook
+from .freeze_until_hook import FreezeUntilHook
 from .hf_export_hook import HFExportHook
+from .instructblip_export_hook import InstructBLIPExportHook
 from .random_state_hook import RandomStateHook
 from .visualization_hook import MRMLLMVisualizationHook
 
 __all__ = [
     'AnswerLoggingHook', 'ClassCheckHook', 'check_classes',
-    'EpochFromIterHook', 'HFExportHook',
+    'EpochFromIterHook', 'FreezeUntilHook', 'HFExportHook',
+    'InstructBLIPExportHook',
     'MRMLLMVisualizationHook', 'RandomStateHook', 'format_answers'
 ]

@@ -3,10 +3,11 @@ from .pretrained import (
                          load_mapped,
                          load_qformer,
                          read_state_dict,
+                         save_instructblip,
                          summarize,
 )
 
 __all__ = [
     'load_instructblip', 'load_mapped', 'load_qformer', 'read_state_dict',
-    'summarize'
+    'save_instructblip', 'summarize'
 ]

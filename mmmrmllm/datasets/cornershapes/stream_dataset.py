@@ -1,0 +1,130 @@
+"""The MLLM's broad world: an unlimited stream of generated images with
+captions and questions, no boxes (vision-language pre-training)."""
+from typing import List, Optional, Sequence
+
+import numpy as np
+from mmengine.dataset import Compose
+from torch.utils.data import Dataset
+
+from mmmrmllm.registry import DATASETS
+from mmmrmllm.text import grid_cells
+
+from .generator import CLASSES, generate_image
+
+CAPTION_QUESTION = 'Describe the image.'
+CAPTION_TYPE = 'caption'
+# families the MLLM's image-text world holds ('vqa_train' mixes common and
+# corner looks); 'novel' is never seen in training
+_FAMILY_SPLIT = dict(mixed='vqa_train', common='det_train')
+
+
+def caption(objects: Sequence[dict], canvas: int) -> str:
+    """Every object of an image as ``<cell> <colour> <shape>``, left to
+    right (the perception prompt's order and cell names).
+
+    Args:
+        objects (Sequence[dict]): ``generate_image``'s objects.
+        canvas (int): Image side in pixels.
+
+    Returns:
+        str: E.g. ``'top-left red circle, bottom-right blue square'``.
+    """
+    cells = grid_cells(2)
+    parts = []
+    for o in sorted(objects, key=lambda o: (o['bbox'][0] + o['bbox'][2])):
+        x1, y1, x2, y2 = o['bbox']
+        col = int((x1 + x2) / 2 >= canvas / 2)
+        row = int((y1 + y2) / 2 >= canvas / 2)
+        parts.append(f'{cells[row * 2 + col]} {o["colour"]} {o["shape"]}')
+    return ', '.join(parts)
+
+
+@DATASETS.register_module()
+class CornerShapesImageTextStream(Dataset):
+    """Generated images of common *and* corner looks with a caption naming
+    every object and the benchmark's questions; no boxes
+    (``has_det_ann=False``).
+
+    Each item is a pure function of ``(seed, index)``, so the stream is
+    effectively unlimited and a resumed run sees the same data. It uses
+    the generator of ``vqa_train`` under its own seed, so its images are
+    not the benchmark's; ``novel`` looks never occur.
+
+    Args:
+        pipeline (list[dict]): Transforms after loading (encoder view,
+            detector resize, packing), as for the benchmark's splits.
+        num_samples (int): Length of the stream.
+        seed (int): Seed of the stream (use one the benchmark's splits
+            were not generated with).
+        family (str): ``'mixed'`` (common + corner looks, default) or
+            ``'common'``.
+        caption_prob (float): Probability that an image also asks
+            ``'Describe the image.'`` with its caption as the answer.
+        classes (Sequence[str]): Shape classes.
+        img_size (int): Image side in pixels.
+    """
+
+    def __init__(self,
+                 pipeline: List[dict],
+                 num_samples: int = 10_000_000,
+                 seed: int = 1000,
+                 family: str = 'mixed',
+                 caption_prob: float = 0.5,
+                 classes: Sequence[str] = CLASSES,
+                 img_size: int = 128) -> None:
+        if family not in _FAMILY_SPLIT:
+            raise ValueError(f'family must be one of {sorted(_FAMILY_SPLIT)}'
+                             f' (novel looks stay unseen), got {family!r}')
+        if not 0.0 <= caption_prob <= 1.0:
+            raise ValueError(f'caption_prob must be in [0, 1], got '
+                             f'{caption_prob}')
+        self.split = _FAMILY_SPLIT[family]
+        self.num_samples = num_samples
+        self.seed = seed
+        self.caption_prob = caption_prob
+        self.classes = tuple(classes)
+        self.img_size = img_size
+        self.metainfo = dict(classes=self.classes)
+        self.pipeline = Compose(pipeline)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def record(self, index: int) -> dict:
+        """The ``index``-th image as a pipeline's input record (RGB image
+        in ``image``, BGR in ``img`` as ``LoadImageFromFile`` gives)."""
+        g = generate_image(self.seed, self.split, index, self.classes,
+                           self.img_size)
+        qs = list(g['questions'])
+        # the caption's coin is its own stream, so captions do not change
+        # the questions of an image
+        coin = np.random.default_rng([self.seed, 7, index]).random()
+        if coin < self.caption_prob:
+            qs.append(
+                dict(
+                    question=CAPTION_QUESTION,
+                    answers=[caption(g['objects'], self.img_size)],
+                    type=CAPTION_TYPE))
+        img = g['image'][..., ::-1].copy()
+        return dict(
+            img=img,
+            image=g['image'],
+            objects=g['objects'],
+            img_id=index,
+            img_path=f'{type(self).__name__}[seed={self.seed}]/{index}',
+            img_shape=img.shape[:2],
+            ori_shape=img.shape[:2],
+            has_det_ann=False,
+            questions=[q['question'] for q in qs],
+            gt_answers=[list(q['answers']) for q in qs],
+            question_types=[q['type'] for q in qs],
+            question_ids=list(range(len(qs))))
+
+    def __getitem__(self, index: int) -> dict:
+        rec = self.record(index)
+        rec.pop('image')
+        rec.pop('objects')
+        return self.pipeline(rec)
+
+    def get_data_info(self, index: int) -> Optional[dict]:
+        return self.record(index)

@@ -1,0 +1,125 @@
+"""An MLLM trained here is saved as a standard Hugging Face InstructBLIP
+directory that transformers loads, and that ``pretrained_mllm`` loads back
+into the same weights without a copy of its sizes."""
+import pytest
+import torch
+from tiny_models import make_tokenizer
+
+from mmmrmllm.models import MRMLLM, save_instructblip
+
+TOWER = dict(model_type='instructblip_vision_model', hidden_size=32,
+             intermediate_size=64, num_hidden_layers=1,
+             num_attention_heads=4, image_size=32, patch_size=8)
+FUSION = dict(num_queries=4, hidden_size=32, num_layers=2, num_heads=4,
+              intermediate_size=64, vocab_size=64,
+              max_position_embeddings=32, dropout=0.0, attn_dropout=0.0)
+
+
+def llama_cfg(tok):
+    return dict(model_type='llama', vocab_size=len(tok), hidden_size=32,
+                intermediate_size=64, num_hidden_layers=1,
+                num_attention_heads=4, num_key_value_heads=2,
+                max_position_embeddings=128, bos_token_id=1, eos_token_id=2,
+                tie_word_embeddings=True)
+
+
+def tiny_mllm(tmp_path, **kw):
+    from transformers import AutoTokenizer
+    tok_dir = make_tokenizer(str(tmp_path / 'tok'))
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    torch.manual_seed(0)
+    model = MRMLLM(
+        variant='mllm_only',
+        vision_encoder=dict(type='HFVisionEncoder', model_cfg=TOWER,
+                            frozen=False),
+        fusion=dict(type='SharedQueryFusion', **FUSION),
+        llm=dict(type='LLMHead', model_cfg=llama_cfg(tok),
+                 tokenizer=tok_dir, train_mode='full'),
+        **kw)
+    # non-default values everywhere, so a weight left behind shows
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model, tok_dir
+
+
+def test_transformers_loads_every_weight(tmp_path):
+    from transformers import (
+        InstructBlipForConditionalGeneration,
+        InstructBlipProcessor,
+    )
+    model, tok_dir = tiny_mllm(tmp_path)
+    out = str(tmp_path / 'hf')
+    save_instructblip(model, out)
+    hf, info = InstructBlipForConditionalGeneration.from_pretrained(
+        out, output_loading_info=True)
+    assert not info['missing_keys'] and not info['unexpected_keys'], info
+    theirs = hf.state_dict()
+    for k, v in model.vision_encoder.model.state_dict().items():
+        torch.testing.assert_close(theirs['vision_model.' + k], v)
+    torch.testing.assert_close(theirs['query_tokens'],
+                               model.fusion.query_tokens)
+    torch.testing.assert_close(
+        theirs['qformer.embeddings.layernorm.weight'],
+        model.fusion.embeddings.layernorm.weight)
+    torch.testing.assert_close(
+        theirs['qformer.encoder.layer.1.crossattention.attention.query.'
+               'weight'],
+        model.fusion.state_dict()[
+            'encoder.layer.1.crossattention.attention.query.weight'])
+    torch.testing.assert_close(theirs['language_projection.weight'],
+                               model.language_projection.weight)
+    for k, v in model.llm.model.state_dict().items():
+        torch.testing.assert_close(theirs['language_model.' + k], v)
+    assert hf.config.num_query_tokens == 4
+    assert hf.config.qformer_config.num_hidden_layers == 2
+    proc = InstructBlipProcessor.from_pretrained(out)
+    assert proc.image_processor.size == dict(height=32, width=32)
+    assert proc.tokenizer('circle').input_ids == \
+        model.llm.tokenizer('circle').input_ids
+
+
+def test_pretrained_mllm_round_trip(tmp_path):
+    """The directory alone rebuilds the MLLM: sizes from its config,
+    weights from its files, the tokenizer from the directory."""
+    model, _ = tiny_mllm(tmp_path)
+    out = str(tmp_path / 'hf')
+    save_instructblip(model, out)
+    again = MRMLLM(
+        variant='mllm_only',
+        vision_encoder=dict(type='HFVisionEncoder', frozen=False),
+        fusion=dict(type='SharedQueryFusion', dropout=0.0,
+                    attn_dropout=0.0),
+        llm=dict(type='LLMHead', train_mode='full'),
+        pretrained_mllm=out)
+    ours, theirs = model.state_dict(), again.state_dict()
+    assert set(ours) == set(theirs)
+    for k in ours:
+        if 'perception_gate' in k:  # MR-MLLM's own, not exported
+            continue
+        torch.testing.assert_close(theirs[k], ours[k], msg=k)
+    assert again.fusion.num_queries == 4
+    assert len(again.llm.tokenizer) == len(model.llm.tokenizer)
+
+
+def test_export_refuses_what_has_no_place(tmp_path):
+    model, _ = tiny_mllm(tmp_path)
+    clip = dict(TOWER, model_type='clip_vision_model')
+    model.vision_encoder = MRMLLM(
+        variant='mllm_only',
+        vision_encoder=dict(type='HFVisionEncoder', model_cfg=clip),
+        fusion=dict(type='SharedQueryFusion', **FUSION),
+        llm=dict(type='LLMHead', model_cfg=llama_cfg(model.llm.tokenizer),
+                 tokenizer=str(tmp_path / 'tok'))).vision_encoder
+    with pytest.raises(ValueError, match='InstructBLIP vision tower'):
+        save_instructblip(model, str(tmp_path / 'bad'))
+
+
+def test_missing_directory_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='no-such-dir'):
+        MRMLLM(
+            variant='mllm_only',
+            vision_encoder=dict(type='HFVisionEncoder'),
+            fusion=dict(type='SharedQueryFusion'),
+            llm=dict(type='LLMHead'),
+            pretrained_mllm=str(tmp_path / 'no-such-dir'))
