@@ -42,7 +42,7 @@ LM_CONFIG = osp.join(ROOT, 'configs', 'pretrain',
                      'llama_4l_1xb12_2500i_cornershapes_text.py')
 MLLM_CONFIG = osp.join(
     ROOT, 'configs', 'pretrain',
-    'instructblip_vit_2l_llama_4l_1xb16_2000i_cornershapes_vl.py')
+    'instructblip_llama_4l_1xb16_2000i_cornershapes_vl.py')
 MLLM_BASELINE = osp.join(ROOT, 'configs', 'baselines',
                          'mllm_llama_4l_1xb8_250i_cornershapes.py')
 QUESTION_TYPES = ('existence', 'counting', 'colour', 'shape_at_position',
