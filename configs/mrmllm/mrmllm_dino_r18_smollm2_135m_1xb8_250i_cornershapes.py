@@ -8,8 +8,16 @@ with read_base():
     from .mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes import *  # noqa: F401,F403,E501
 
 smollm2_dir = 'checkpoints/smollm2-135m-instruct'
+# The main job's pre-trained MLLM feeds its own Llama: with another LLM the
+# vision tower and Q-Former start from scratch here (for a pre-trained one,
+# run the MLLM stage, configs/pretrain/instructblip_llama_4l_*, with
+# `model.llm.name_or_path` set to this directory first).
+model.pretrained_mllm = None  # noqa: F405
+# SmolLM2's vocabulary does not fit the tiny Q-Former's instruction table
+model.use_instruction_in_fusion = False  # noqa: F405
 model.llm.update(  # noqa: F405
     name_or_path=smollm2_dir,
+    token_layout='template',
     train_mode='frozen',
     # an instruction-tuned LM: ask for one word
     prompt_template='<image>{perception}Question: {question} Answer in one '

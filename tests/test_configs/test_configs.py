@@ -16,6 +16,7 @@ CONFIGS = sorted(
                          recursive=True) if '_base_' not in p)
 TINY = 'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes'
 SMOLLM2 = 'mrmllm_dino_r18_smollm2_135m_1xb8_250i_cornershapes'
+VL = 'instructblip_llama_4l_1xb16_2000i_cornershapes_vl.py'
 
 
 def cfg_of(rel):
@@ -70,9 +71,26 @@ def hf_llm(tmp_path_factory):
     return path
 
 
-def use_test_weights(model_cfg, hf_llm):
+@pytest.fixture(scope='module')
+def hf_mllm(hf_llm, tmp_path_factory):
+    """What the MLLM pre-training stage saves: its config's model (on the
+    stand-in LLM) as an InstructBLIP directory."""
+    from mmmrmllm.models import save_instructblip
+    cfg = cfg_of('pretrain/' + VL)
+    cfg.model.llm.name_or_path = hf_llm
+    cfg.model.instruction_tokenizer = hf_llm
+    model = MODELS.build(cfg.model)
+    path = str(tmp_path_factory.mktemp('hf_instructblip'))
+    save_instructblip(model, path)
+    return path
+
+
+def use_test_weights(model_cfg, hf_llm, hf_mllm=None):
     """Swap the stage outputs a config names for test stand-ins."""
-    if model_cfg.get('llm'):
+    if model_cfg.get('pretrained_mllm'):
+        assert model_cfg.pretrained_mllm.endswith('/hf_instructblip')
+        model_cfg.pretrained_mllm = hf_mllm
+    elif model_cfg.get('llm') and model_cfg.llm.get('name_or_path'):
         assert model_cfg.llm.name_or_path.endswith('/hf_model')
         model_cfg.llm.name_or_path = hf_llm
     if model_cfg.get('detector_checkpoint'):
@@ -81,9 +99,9 @@ def use_test_weights(model_cfg, hf_llm):
 
 
 @pytest.mark.parametrize('rel,check', ABLATIONS, ids=[a[0] for a in ABLATIONS])
-def test_tiny_family_builds_with_its_switch(rel, check, hf_llm):
+def test_tiny_family_builds_with_its_switch(rel, check, hf_llm, hf_mllm):
     model_cfg = cfg_of(rel).model
-    use_test_weights(model_cfg, hf_llm)
+    use_test_weights(model_cfg, hf_llm, hf_mllm)
     # real tensors: the LLM loads its weights from the directory
     model = MODELS.build(model_cfg)
     assert check(model)
@@ -96,20 +114,54 @@ def test_tiny_family_builds_with_its_switch(rel, check, hf_llm):
 
 
 def test_main_job_configs_chain_the_stages():
-    """The joint config loads what the two pre-training configs produce."""
+    """The MLLM stage loads what the language stage saves, the joint stage
+    what the detector and MLLM stages save."""
     joint = cfg_of(f'mrmllm/{TINY}.py')
     det = cfg_of('pretrain/dino_r18_1xb8_250i_cornershapes_det.py')
     lm = cfg_of('pretrain/llama_4l_1xb12_2500i_cornershapes_text.py')
+    vl = cfg_of('pretrain/' + VL)
     assert joint.model.detector_checkpoint == (
         'work_dirs/dino_r18_1xb8_250i_cornershapes_det/'
         f'iter_{det.train_cfg.max_iters}.pth')
-    assert joint.model.llm.name_or_path == (
+    assert vl.model.llm.name_or_path == (
         'work_dirs/llama_4l_1xb12_2500i_cornershapes_text/hf_model')
+    assert joint.model.pretrained_mllm == (
+        f'work_dirs/{VL[:-3]}/hf_instructblip')
+    # the joint LLM is the MLLM stage's, read from its directory
+    assert joint.model.llm.name_or_path is None
+    assert joint.model.llm.model_cfg is None
     assert any(h.type.__name__ == 'HFExportHook' for h in lm.custom_hooks)
-    # the detector is the joint model's, the prompt the LLM learnt to read
+    assert any(h.type.__name__ == 'InstructBLIPExportHook'
+               for h in vl.custom_hooks)
+    # the detector is the joint model's, the prompt the LLM learnt to read,
+    # the MLLM's parts the joint model's
     assert det.model.detector == joint.model.detector
     assert lm.train_dataloader.dataset.prompt_generator == \
         joint.model.prompt_generator
+    assert vl.model.vision_encoder == joint.model.vision_encoder
+    assert vl.model.fusion == joint.model.fusion
+    assert vl.model.llm.token_layout == joint.model.llm.token_layout
+
+
+def test_joint_stage_loads_the_mllm_stage(hf_llm, hf_mllm):
+    """The joint model built from the MLLM stage's directory holds its
+    vision tower, Q-Former and LLM weights."""
+    from mmmrmllm.models.utils import read_state_dict
+    model_cfg = cfg_of(f'mrmllm/{TINY}.py').model
+    use_test_weights(model_cfg, hf_llm, hf_mllm)
+    model = MODELS.build(model_cfg)
+    saved = read_state_dict(hf_mllm)
+    ours = model.state_dict()
+    for theirs, mine in (
+            ('query_tokens', 'fusion.query_tokens'),
+            ('vision_model.embeddings.patch_embedding.weight',
+             'vision_encoder.model.embeddings.patch_embedding.weight'),
+            ('language_projection.weight', 'language_projection.weight'),
+            ('language_model.model.layers.0.mlp.up_proj.weight',
+             'llm.model.model.layers.0.mlp.up_proj.weight')):
+        assert (saved[theirs] == ours[mine]).all(), mine
+    assert model.instruction_tokenizer is not None
+    assert model.llm.token_layout == 'visual_first'
 
 
 @pytest.mark.parametrize('path', [
@@ -154,13 +206,13 @@ def test_smollm2_export_and_config(tmp_path):
     assert not any(k.startswith('llm.') for k in model.state_dict())
 
 
-def test_project_swaps_in_fcos(hf_llm):
+def test_project_swaps_in_fcos(hf_llm, hf_mllm):
     cfg = Config.fromfile(
         osp.join(ROOT, 'projects', 'MRMLLM_FCOS', 'configs',
                  'mrmllm_fcos_r18_llama_4l_1xb8_250i_cornershapes.py'))
     # a DINO checkpoint does not fit FCOS
     assert cfg.model.detector_checkpoint is None
-    use_test_weights(cfg.model, hf_llm)
+    use_test_weights(cfg.model, hf_llm, hf_mllm)
     assert cfg.model.detector.type.__name__ == 'FCOS'
     assert 'num_queries' not in cfg.model.detector
     model = MODELS.build(cfg.model)

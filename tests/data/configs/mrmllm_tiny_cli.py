@@ -58,12 +58,14 @@ model.vision_encoder.model_cfg.update(  # noqa: F405
     num_attention_heads=2, image_size=32, patch_size=8)
 model.fusion.update(  # noqa: F405
     num_queries=4, hidden_size=64, num_layers=1, num_heads=2,
-    intermediate_size=128, vocab_size=32)
+    intermediate_size=128, vocab_size=256)
 model.feedback.num_heads = 4  # noqa: F405
 model.perception_encoder.embed_dims = 64  # noqa: F405
-# no pre-training stages here: the detector and a 1-layer Llama (with the
-# tokenizer generated next to the data) start from scratch
+# no pre-training stages here: the detector, the MLLM's vision tower and
+# Q-Former and a 1-layer Llama (with the tokenizer generated next to the
+# data, also the Q-Former's instruction tokenizer) start from scratch
 model.detector_checkpoint = None  # noqa: F405
+model.pretrained_mllm = None  # noqa: F405
 model.llm = dict(  # noqa: F405
     type=LLMHead,
     model_cfg=dict(
@@ -73,6 +75,7 @@ model.llm = dict(  # noqa: F405
         bos_token_id=0, eos_token_id=1, pad_token_id=2),
     tokenizer=data_root + 'tokenizer',  # noqa: F405
     train_mode='full',
+    token_layout='visual_first',
     generation_cfg=dict(max_new_tokens=4),
     # explicit, so that a test can point it at a missing weights directory
     # (`--cfg-options model.llm.name_or_path=DIR model.llm.model_cfg=None`)
