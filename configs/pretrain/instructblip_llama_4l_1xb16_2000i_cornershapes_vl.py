@@ -45,7 +45,7 @@ with read_base():
 
 max_iters = 2000
 align_iters = 1000
-batch_size = 16
+batch_size = 32
 
 # the MLLM half of the main job's tiny model, with an InstructBLIP vision
 # tower so that its weights have a place in an InstructBLIP directory
@@ -87,7 +87,10 @@ train_dataloader = dict(
         pipeline=stream_pipeline,
         num_samples=10_000_000,
         seed=1000,
-        caption_prob=0.5))
+        # one question (or the caption) per image: the LLM's sequences are
+        # the cost, the images hardly, so a batch sees 32 images
+        caption_prob=0.2,
+        questions_per_image=1))
 # the benchmark's val split, questions only (the MLLM has no detector)
 val_dataloader = dict(
     batch_size=16,

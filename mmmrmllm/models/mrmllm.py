@@ -197,14 +197,12 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         self.detection_source = detection_source
         self.gt_schedule = gt_schedule(detection_source, gt_perception,
                                        gt_noise)
-        self.lambda_det = lambda_det
-        self.lambda_lm = lambda_lm
+        self.lambda_det, self.lambda_lm = lambda_det, lambda_lm
         self.class_names = list(class_names) if class_names else None
         super().__init__(
             data_preprocessor=MODELS.build(
                 preprocessor_cfg(data_preprocessor, det_cfg, variant)),
             init_cfg=init_cfg)
-
         self._sources: Dict[str, str] = {}
         self.detector = self.det_adapter = None
         if det_cfg is not None:
@@ -212,31 +210,26 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         self.neck_channels, neck_ch = neck_widths(
             self.detector, det_cfg, fusion, feedback,
             self.use_det_feats_in_fusion, self.use_feedback)
-        self.vision_encoder = self.fusion = self.llm = None
-        self.language_projection = self.feedback = None
-        self.perception_encoder = self.prompt_generator = None
+        self.vision_encoder = self.fusion = self.llm = self.feedback = \
+            self.language_projection = self.perception_encoder = \
+            self.prompt_generator = None
         use_instruction, instruction_tokenizer, self.instruction_text = \
             resolve_instruction(pretrained_mllm, use_instruction_in_fusion,
                                 instruction_tokenizer, instruction_text)
         if variant != 'detector_only':
-            if pretrained_mllm is not None:
-                vision_encoder, fusion, llm = fill_from_pretrained(
-                    pretrained_mllm, vision_encoder, fusion, llm)
             self._build_mllm(vision_encoder, fusion, llm, generation_cfg,
                              neck_ch, pretrained_mllm)
         self._build_couplings(feedback, perception_encoder, prompt_generator,
                               box_token_targets, neck_ch)
         self._label_cache: Dict[tuple, Tensor] = {}
-        # set by PartTimer.attach (tools/analysis_tools/benchmark.py, ...)
-        self.part_timer = None
+        self.part_timer = None  # set by PartTimer.attach (benchmark, ...)
         self.load_report: Optional[dict] = None
         self.pretrained_report: Optional[dict] = None
         if pretrained_mllm is not None:
             self._load_pretrained_mllm(pretrained_mllm)
-        self.instruction_tokenizer = None
-        if use_instruction and self.fusion is not None:
-            self.instruction_tokenizer = load_instruction_tokenizer(
-                instruction_tokenizer, self.llm, self.fusion)
+        self.instruction_tokenizer = load_instruction_tokenizer(
+            instruction_tokenizer, self.llm, self.fusion) \
+            if use_instruction and self.fusion is not None else None
         self.register_frozen_state_hooks()
 
     # ----------------------------------------------------------- building
@@ -261,9 +254,14 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                     neck_ch, pretrained_mllm=None) -> None:
         """Vision encoder, fusion, LLM and the projection between them.
 
-        With ``pretrained_mllm`` the LLM's ``token_layout`` defaults to
-        BLIP-2 / InstructBLIP's ``'visual_first'``.
+        With ``pretrained_mllm`` the parts' unset sizes come from its
+        config (:func:`fill_from_pretrained`) and the LLM's
+        ``token_layout`` defaults to BLIP-2 / InstructBLIP's
+        ``'visual_first'``.
         """
+        if pretrained_mllm is not None:
+            vision_encoder, fusion, llm = fill_from_pretrained(
+                pretrained_mllm, vision_encoder, fusion, llm)
         self.vision_encoder = MODELS.build(vision_encoder)
         self._sources['vision_encoder'] = getattr(self.vision_encoder,
                                                   'source', None)

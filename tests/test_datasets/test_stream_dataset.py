@@ -42,6 +42,23 @@ def test_items_are_the_generator_s_images_without_boxes():
     assert again['data_samples'].questions == ds[3]['data_samples'].questions
 
 
+def test_questions_per_image_keeps_a_random_subset():
+    full = CornerShapesImageTextStream(PIPELINE, seed=3, caption_prob=0.5)
+    one = CornerShapesImageTextStream(PIPELINE, seed=3, caption_prob=0.5,
+                                      questions_per_image=1)
+    kinds = set()
+    for i in range(30):
+        a = full.record(i)
+        b = one.record(i)
+        assert len(b['questions']) == 1
+        pair = (b['questions'][0], b['gt_answers'][0])
+        assert pair in list(zip(a['questions'], a['gt_answers']))
+        kinds.add(b['question_types'][0])
+    assert len(kinds) >= 4  # not always the same type
+    with pytest.raises(ValueError, match='questions_per_image'):
+        CornerShapesImageTextStream(PIPELINE, questions_per_image=0)
+
+
 def test_caption_names_every_object_left_to_right():
     objects = [
         dict(shape='square', colour='blue', bbox=[80, 80, 100, 100]),

@@ -60,6 +60,10 @@ class CornerShapesImageTextStream(Dataset):
             ``'common'``.
         caption_prob (float): Probability that an image also asks
             ``'Describe the image.'`` with its caption as the answer.
+        questions_per_image (int, optional): Keep this many of an image's
+            questions (caption included), drawn at random: more images
+            per question in a batch of the same cost (the LLM's sequences
+            cost, the images hardly). None (default) keeps all.
         classes (Sequence[str]): Shape classes.
         img_size (int): Image side in pixels.
     """
@@ -70,6 +74,7 @@ class CornerShapesImageTextStream(Dataset):
                  seed: int = 1000,
                  family: str = 'mixed',
                  caption_prob: float = 0.5,
+                 questions_per_image: Optional[int] = None,
                  classes: Sequence[str] = CLASSES,
                  img_size: int = 128) -> None:
         if family not in _FAMILY_SPLIT:
@@ -82,6 +87,10 @@ class CornerShapesImageTextStream(Dataset):
         self.num_samples = num_samples
         self.seed = seed
         self.caption_prob = caption_prob
+        if questions_per_image is not None and questions_per_image < 1:
+            raise ValueError('questions_per_image must be at least 1, got '
+                             f'{questions_per_image}')
+        self.questions_per_image = questions_per_image
         self.classes = tuple(classes)
         self.img_size = img_size
         self.metainfo = dict(classes=self.classes)
@@ -98,13 +107,17 @@ class CornerShapesImageTextStream(Dataset):
         qs = list(g['questions'])
         # the caption's coin is its own stream, so captions do not change
         # the questions of an image
-        coin = np.random.default_rng([self.seed, 7, index]).random()
-        if coin < self.caption_prob:
+        rng = np.random.default_rng([self.seed, 7, index])
+        if rng.random() < self.caption_prob:
             qs.append(
                 dict(
                     question=CAPTION_QUESTION,
                     answers=[caption(g['objects'], self.img_size)],
                     type=CAPTION_TYPE))
+        k = self.questions_per_image
+        if k is not None and len(qs) > k:
+            keep = sorted(rng.choice(len(qs), size=k, replace=False))
+            qs = [qs[i] for i in keep]
         img = g['image'][..., ::-1].copy()
         return dict(
             img=img,

@@ -1,10 +1,10 @@
 """LLMHead: a Hugging Face causal LM with its tokenizer.
 
 Loading and its checks live in :mod:`.loading`, prompt tokenisation in
-:mod:`.prompt_encoding`; this module assembles the sequences, computes the
-loss and generates.
+:mod:`.prompt_encoding`, generation in :mod:`.generation`; this module
+assembles the sequences and computes the loss.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +15,7 @@ from torch import Tensor
 from mmmrmllm.registry import MODELS
 from mmmrmllm.text import ANSWER_PREFIX, IMAGE_TOKEN, PROMPT_TEMPLATE
 
+from .generation import GenerationMixin
 from .loading import (
     ATTENTION_PROJECTIONS,
     apply_lora,
@@ -42,7 +43,7 @@ __all__ = [
 
 
 @MODELS.register_module()
-class LLMHead(PromptEncodingMixin, BaseModule):
+class LLMHead(GenerationMixin, PromptEncodingMixin, BaseModule):
     """Any ``AutoModelForCausalLM`` (LLaMA/Vicuna, Qwen2/3, Mistral, GPT-2,
     SmolLM, ...) with its tokenizer, fed visual embeddings and text.
 
@@ -307,66 +308,3 @@ class LLMHead(PromptEncodingMixin, BaseModule):
                 text_labels[:, 1:].reshape(-1),
                 ignore_index=-100)
         return out
-
-    @torch.no_grad()
-    def next_token_logits(self, visual: Sequence[Tensor],
-                          prompts: Sequence[EncodedPrompt]) -> Tensor:
-        """The LLM's logits for the token after each prompt (the first
-        answer token), computed as :meth:`generate` computes its first
-        step (left padding, positions counted from each sequence's start).
-
-        Args:
-            visual (Sequence[Tensor]): Per sequence (Nv_i, H).
-            prompts (Sequence[EncodedPrompt]): Without answers.
-
-        Returns:
-            Tensor: (S, vocab) float logits.
-        """
-        x, mask, _ = self._assemble(visual, prompts, left_pad=True)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(inputs_embeds=x, attention_mask=mask,
-                         position_ids=pos, use_cache=False)
-        return out.logits[:, -1].float()
-
-    @torch.no_grad()
-    def generate_ids(self, visual: Sequence[Tensor],
-                     prompts: Sequence[EncodedPrompt], **kwargs) -> Tensor:
-        """The new token ids of batched generation (left-padded, KV
-        cache; greedy, sampled or beam search as ``generation_cfg`` says).
-
-        Args:
-            visual (Sequence[Tensor]): Per sequence (Nv_i, H).
-            prompts (Sequence[EncodedPrompt]): Without answers.
-            **kwargs: Override ``generation_cfg``.
-
-        Returns:
-            Tensor: (S, T) ids; the model is given ``inputs_embeds`` only,
-            so they are the generated tokens alone, and ``max_length`` /
-            ``min_length`` would count the prompt: give
-            ``max_new_tokens`` / ``min_new_tokens``.
-        """
-        x, mask, _ = self._assemble(visual, prompts, left_pad=True)
-        cfg = dict(self.generation_cfg, **kwargs)
-        cfg.setdefault('pad_token_id', self.pad_token_id)
-        cfg.setdefault('eos_token_id', self.eos_token_id)
-        return self.model.generate(
-            inputs_embeds=x, attention_mask=mask, use_cache=True, **cfg)
-
-    @torch.no_grad()
-    def generate(self, visual: Sequence[Tensor],
-                 prompts: Sequence[EncodedPrompt], **kwargs) -> List[str]:
-        """Batched generation (:meth:`generate_ids`), decoded.
-
-        Args:
-            visual (Sequence[Tensor]): Per sequence (Nv_i, H).
-            prompts (Sequence[EncodedPrompt]): Without answers.
-            **kwargs: Override ``generation_cfg``.
-
-        Returns:
-            list[str]: One stripped answer per sequence.
-        """
-        if not prompts:
-            return []
-        ids = self.generate_ids(visual, prompts, **kwargs)
-        texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
-        return [t.strip() for t in texts]
