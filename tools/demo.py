@@ -42,7 +42,7 @@ LM_CONFIG = osp.join(ROOT, 'configs', 'pretrain',
                      'llama_4l_1xb12_2500i_cornershapes_text.py')
 MLLM_CONFIG = osp.join(
     ROOT, 'configs', 'pretrain',
-    'instructblip_llama_4l_1xb16_2000i_cornershapes_vl.py')
+    'instructblip_llama_4l_1xb32_2000i_cornershapes_vl.py')
 MLLM_BASELINE = osp.join(ROOT, 'configs', 'baselines',
                          'mllm_llama_4l_1xb8_250i_cornershapes.py')
 QUESTION_TYPES = ('existence', 'counting', 'colour', 'shape_at_position',
@@ -295,17 +295,36 @@ def print_summary(summary: dict) -> bool:
     ok &= passed
     print(f'target soft-token spread across images: {num(spread):.3f} >= '
           f'{SPREAD_TARGET} {"PASS" if passed else "MISS"}')
-    probe = summary.get('knowledge_probe')
-    if probe:
-        print('knowledge probe (corner objects, class accuracy): ' +
-              ', '.join(f'{k} {v:.3f}' for k, v in probe.items()
-                        if isinstance(v, float)))
+    for when, res in (summary.get('knowledge_probe') or {}).items():
+        if not res:
+            continue
+        print(f'knowledge probe {when} (object class, linear; corner looks '
+              f'/ corner / val): ' + ', '.join(
+                  f'{src} {num(res[src]["corner_looks"]):.3f} / '
+                  f'{num(res[src]["corner"]):.3f} / '
+                  f'{num(res[src]["val"]):.3f}'
+                  for src in ('detector', 'mllm') if res.get(src)) +
+              f' (chance {num(res["chance"]["corner_looks"]):.3f})')
     gates = summary['gates']
     print('gates (mean |g|): ' + ', '.join(
         f'{k}={v:.4f}' for k, v in gates.items()) if gates else
         'gates: none (mechanisms off)')
     print('=' * 78)
     return ok
+
+
+def probe(model, cfg: Config) -> dict:
+    """The knowledge probe (``mmmrmllm.apis.knowledge_probe``) at the
+    config's view sizes."""
+    from mmmrmllm.apis import knowledge_probe
+    start = time.perf_counter()
+    scales = {t['type'].__name__ if isinstance(t['type'], type) else
+              t['type']: t['scale'] for t in cfg.test_pipeline
+              if 'scale' in t}
+    out = knowledge_probe(model, enc_scale=scales['EncoderView'],
+                          det_scale=scales['Resize'])
+    out['minutes'] = round((time.perf_counter() - start) / 60, 2)
+    return out
 
 
 def joint_config(config: str, data_root: str, work_dir: str, det_ckpt,
@@ -353,6 +372,7 @@ def train_and_evaluate(cfg: Config, stats: dict, show_images: int,
         splits[split] = split_summary(metrics, stats, split)
         if split == 'val' and mechanisms:
             mech = mechanism_stats(runner)
+            mech['probe'] = probe(runner.model, cfg)
     eval_min = (time.perf_counter() - start) / 60
     return splits, mech, round(train_min, 2), round(eval_min, 2)
 
@@ -394,6 +414,11 @@ def main():
     cfg = joint_config(args.config, data_root, args.work_dir,
                        det['outputs']['checkpoint'], mllm_dir,
                        args.max_iters, seed)
+    # the premise of the feedback path, before joint training: does the
+    # pre-trained MLLM know corner looks the pre-trained detector does not?
+    from mmmrmllm.registry import MODELS
+    with torch.no_grad():
+        before = probe(MODELS.build(cfg.model), cfg)
     splits, mech, joint_min, eval_min = train_and_evaluate(
         cfg, stats, args.show_images, mechanisms=True)
 
@@ -412,6 +437,8 @@ def main():
         mllm_only=baseline,
         gates=mech.get('gates', {}),
         soft_token_spread=mech.get('soft_token_spread'),
+        knowledge_probe=dict(before_joint=before,
+                             after_joint=mech.get('probe')),
         seed=seed,
         minutes=dict(
             detector_pretrain=det['minutes'],

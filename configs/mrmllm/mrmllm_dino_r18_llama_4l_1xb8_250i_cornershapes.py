@@ -13,7 +13,7 @@
 #   python tools/train.py \
 #       configs/pretrain/llama_4l_1xb12_2500i_cornershapes_text.py
 #   python tools/train.py \
-#       configs/pretrain/instructblip_llama_4l_1xb16_2000i_cornershapes_vl.py
+#       configs/pretrain/instructblip_llama_4l_1xb32_2000i_cornershapes_vl.py
 from mmengine.config import read_base
 
 from mmmrmllm.engine.optimizers import PartwiseClipOptimWrapper
@@ -32,10 +32,13 @@ model.detector.bbox_head.num_classes = num_classes  # noqa: F405
 model.detector_checkpoint = (
     'work_dirs/dino_r18_1xb8_250i_cornershapes_det/iter_250.pth')
 model.pretrained_mllm = (
-    'work_dirs/instructblip_llama_4l_1xb16_2000i_cornershapes_vl/'
+    'work_dirs/instructblip_llama_4l_1xb32_2000i_cornershapes_vl/'
     'hf_instructblip')
-# the MLLM stage's vision tower is InstructBLIP's (same sizes as the base's)
-model.vision_encoder.model_cfg.model_type = 'instructblip_vision_model'
+# the MLLM stage's vision tower is InstructBLIP's (same sizes as the base's;
+# the initialisation matters only to a model trained from scratch, as the
+# CLI tests' tiny config)
+model.vision_encoder.model_cfg.update(
+    model_type='instructblip_vision_model', initializer_range=0.02)
 # the MLLM stage's Llama and tokenizer come from its directory, instead of
 # the base's random Llama and byte tokenizer; it answers in one word, its
 # input laid out as InstructBLIP's (visual tokens, then BOS and the prompt)

@@ -16,7 +16,7 @@ CONFIGS = sorted(
                          recursive=True) if '_base_' not in p)
 TINY = 'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes'
 SMOLLM2 = 'mrmllm_dino_r18_smollm2_135m_1xb8_250i_cornershapes'
-VL = 'instructblip_llama_4l_1xb16_2000i_cornershapes_vl.py'
+VL = 'instructblip_llama_4l_1xb32_2000i_cornershapes_vl.py'
 
 
 def cfg_of(rel):

@@ -1,9 +1,11 @@
 """Vision encoders from ``transformers`` (CLIP, SigLIP, BLIP-2 /
 InstructBLIP vision towers)."""
+import logging
 import os
 from typing import Optional
 
 import transformers
+from mmengine.logging import print_log
 from torch import Tensor
 
 from mmmrmllm.registry import MODELS
@@ -71,7 +73,20 @@ class HFVisionEncoder(BaseVisionEncoder):
         if name_or_path is None:
             # Vision-tower configs (e.g. InstructBLIP's) are not all in
             # AutoConfig's mapping: use the class's own config class.
-            self.model = cls(cls.config_class(**model_cfg))
+            config = cls.config_class(**model_cfg)
+            if getattr(config, 'initializer_range', 1.0) < 1e-6:
+                # BLIP-2 / InstructBLIP towers default to 1e-10: meant for
+                # loading weights, it starts a tower trained from scratch
+                # at zero
+                print_log(
+                    f'HFVisionEncoder: {model_type} built from model_cfg '
+                    f'with initializer_range={config.initializer_range}: '
+                    'its weights start at about zero; set '
+                    'model_cfg.initializer_range=0.02 to train it from '
+                    'scratch (it does not matter when weights are loaded)',
+                    logger='current',
+                    level=logging.WARNING)
+            self.model = cls(config)
         else:
             self.model = cls.from_pretrained(name_or_path)
         self.source = name_or_path

@@ -3,16 +3,17 @@
 # InstructBLIP (ViT 2 layers, width 128, 64 px, patch 8; a 2-layer
 # Q-Former with 16 queries, instruction-aware; a linear projection) learns
 # to feed the language stage's 4-layer Llama:
-#   iterations 0-999: the LLM frozen (BLIP-2 stage 2 / LLaVA stage 1), the
+#   iterations 0-299: the LLM frozen (BLIP-2 stage 2 / LLaVA stage 1), the
 #     vision tower, Q-Former and projection learn;
-#   iterations 1000-1999: instruction tuning, the LLM trains too.
+#   iterations 300-1999: instruction tuning, the LLM trains too.
 # Data: the MLLM's broad world, an unlimited stream of generated images of
-# common *and* corner looks (never novel), each with a caption naming
-# every object and the benchmark's question types; no boxes.
+# common *and* corner looks (never novel), each with the benchmark's
+# question types and sometimes a caption naming every object; one question
+# per image, 32 images per step; no boxes.
 # InstructBLIPExportHook saves the result as a standard Hugging Face
 # InstructBLIP directory (<work_dir>/hf_instructblip), which the joint stage
 # loads through `model.pretrained_mllm`, as it would load
-# instructblip-vicuna-7b. 1 process x 16 images, 2000 iterations. Needs the
+# instructblip-vicuna-7b. 1 process x 32 images, 2000 iterations. Needs the
 # language stage's output first (`make demo` runs and caches both):
 #   python tools/train.py \
 #       configs/pretrain/llama_4l_1xb12_2500i_cornershapes_text.py
@@ -44,7 +45,7 @@ with read_base():
     from .._base_.models.mrmllm_tiny_dino import model
 
 max_iters = 2000
-align_iters = 1000
+align_iters = 300
 batch_size = 32
 
 # the MLLM half of the main job's tiny model, with an InstructBLIP vision
@@ -64,7 +65,10 @@ model.vision_encoder.model_cfg = dict(
     num_hidden_layers=2,
     num_attention_heads=4,
     image_size=enc_scale[0],
-    patch_size=8)
+    patch_size=8,
+    # trained from scratch: HF's InstructBLIP default (1e-10, for towers
+    # that load weights) would start every layer at zero
+    initializer_range=0.02)
 model.llm.update(
     name_or_path='work_dirs/llama_4l_1xb12_2500i_cornershapes_text/hf_model',
     model_cfg=None,
@@ -79,8 +83,9 @@ stream_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=batch_size,
-    num_workers=0,
-    persistent_workers=False,
+    # the images are generated while the model trains
+    num_workers=1,
+    persistent_workers=True,
     sampler=dict(type=DefaultSampler, shuffle=False),
     dataset=dict(
         type=CornerShapesImageTextStream,
@@ -89,7 +94,7 @@ train_dataloader = dict(
         seed=1000,
         # one question (or the caption) per image: the LLM's sequences are
         # the cost, the images hardly, so a batch sees 32 images
-        caption_prob=0.2,
+        caption_prob=0.1,
         questions_per_image=1))
 # the benchmark's val split, questions only (the MLLM has no detector)
 val_dataloader = dict(
@@ -114,14 +119,14 @@ train_cfg = dict(
     type=IterBasedTrainLoop, max_iters=max_iters, val_interval=500)
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
-# the parts trained from scratch take 1e-3, the pretrained LLM a tenth
+# the parts trained from scratch take 1e-3, the pretrained LLM 0.3 of it
 optim_wrapper = dict(
     type=PartwiseClipOptimWrapper,
     optimizer=dict(type=AdamW, lr=1e-3, weight_decay=0.01),
     clip_grad=dict(parts=dict(llm=dict(max_norm=1.0)),
                    default=dict(max_norm=1.0)),
     paramwise_cfg=dict(
-        bypass_duplicate=True, custom_keys=dict(llm=dict(lr_mult=0.1))))
+        bypass_duplicate=True, custom_keys=dict(llm=dict(lr_mult=0.3))))
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.01, by_epoch=False, begin=0,
          end=100),
