@@ -28,6 +28,7 @@ from .instruction import (
 from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
 from .sequence_assembly import assemble_sequences, per_image
+from .soft_answer import soft_answer_loss
 from .utils.pretrained import load_instructblip
 from .utils.pretrained_config import fill_from_pretrained
 from .wiring import (
@@ -148,6 +149,11 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             ``InstructBlipProcessor`` gives the Q-Former) or
             ``'question'``, the bare question. None: ``'prompt'`` with
             ``pretrained_mllm``, ``'question'`` otherwise.
+        soft_answer_weight (float): Weight of
+            :func:`~mmmrmllm.models.soft_answer.soft_answer_loss`
+            (``lm.loss_soft_answer``), an auxiliary loss of vision-language
+            pre-training: the LLM's output head must read each answer's
+            first token from the soft tokens. Defaults to 0 (off).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -180,13 +186,12 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                  use_instruction_in_fusion: Optional[bool] = None,
                  instruction_tokenizer: Optional[str] = None,
                  instruction_text: Optional[str] = None,
+                 soft_answer_weight: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         check_variant(variant, detector, vision_encoder, fusion, llm,
                       detection_source)
-        if variant == 'mllm_only':
-            detector = None
-        det_cfg = None if detector is None else detector_config(
-            detector, drop_mask_branch)
+        det_cfg = None if detector is None or variant == 'mllm_only' \
+            else detector_config(detector, drop_mask_branch)
         joint = variant == 'joint'
         self.variant = variant
         self.use_det_feats_in_fusion = joint and use_det_feats_in_fusion
@@ -197,7 +202,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         self.detection_source = detection_source
         self.gt_schedule = gt_schedule(detection_source, gt_perception,
                                        gt_noise)
-        self.lambda_det, self.lambda_lm = lambda_det, lambda_lm
+        self.lambda_det, self.lambda_lm, self.soft_answer_weight = \
+            lambda_det, lambda_lm, soft_answer_weight
         self.class_names = list(class_names) if class_names else None
         super().__init__(
             data_preprocessor=MODELS.build(
@@ -390,6 +396,10 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                 lm = self.llm.loss(visual, prompts)
             if 'loss' in lm:
                 losses['lm.loss_lm'] = lm['loss'] * self.lambda_lm
+            if self.soft_answer_weight and prompts:
+                losses['lm.loss_soft_answer'] = self.soft_answer_weight * \
+                    soft_answer_loss(self.llm, visual, prompts,
+                                     self.fusion.num_queries)
         if not losses:
             losses['loss_empty'] = sum(
                 p.sum() * 0 for p in self.parameters() if p.requires_grad)
