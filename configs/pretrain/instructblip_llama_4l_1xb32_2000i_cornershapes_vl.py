@@ -5,7 +5,8 @@
 # to feed the language stage's 4-layer Llama:
 #   iterations 0-299: the LLM frozen (BLIP-2 stage 2 / LLaVA stage 1), the
 #     vision tower, Q-Former and projection learn;
-#   iterations 300-1999: instruction tuning, the LLM trains too.
+#   iterations 300-1999: instruction tuning, the LLM trains too;
+#   throughout, an auxiliary loss asks the soft tokens to name the answer.
 # Data: the MLLM's broad world, an unlimited stream of generated images of
 # common *and* corner looks (never novel), each with the benchmark's
 # question types and sometimes a caption naming every object; one question
@@ -57,7 +58,11 @@ model.update(
     use_instruction_in_fusion=True,
     # the benchmark's tokenizer is the Q-Former's too (its
     # qformer_tokenizer in the exported directory)
-    instruction_tokenizer=data_root + 'tokenizer')
+    instruction_tokenizer=data_root + 'tokenizer',
+    # the LLM's output head reads each answer's first token from the soft
+    # tokens: the visual path's own target (mmmrmllm/models/soft_answer.py;
+    # without it its gradient fades once the LLM trains, docs/main_job.md)
+    soft_answer_weight=1.0)
 model.vision_encoder.model_cfg = dict(
     model_type='instructblip_vision_model',
     hidden_size=128,
