@@ -3,10 +3,13 @@
 # InstructBLIP (ViT 2 layers, width 128, 64 px, patch 8; a 2-layer
 # Q-Former with 16 queries, instruction-aware; a linear projection) learns
 # to feed the language stage's 4-layer Llama:
-#   iterations 0-299: the LLM frozen (BLIP-2 stage 2 / LLaVA stage 1), the
-#     vision tower, Q-Former and projection learn;
-#   iterations 300-1999: instruction tuning, the LLM trains too;
-#   throughout, an auxiliary loss asks the soft tokens to name the answer.
+#   iterations 0-499: the visual path alone (as BLIP-2's Q-Former stage):
+#     vision tower, Q-Former and projection learn to make the soft tokens
+#     name the answer in the LLM's word space (soft_answer_weight; the
+#     LLM's output head reads them, no LM loss);
+#   iterations 500-799: the LLM's loss joins, the LLM frozen (BLIP-2 stage
+#     2 / LLaVA stage 1);
+#   iterations 800-1999: instruction tuning, the LLM trains too.
 # Data: the MLLM's broad world, an unlimited stream of generated images of
 # common *and* corner looks (never novel), each with the benchmark's
 # question types and sometimes a caption naming every object; one question
@@ -31,7 +34,11 @@ from mmmrmllm.datasets import (
     EncoderView,
     PackMRMLLMInputs,
 )
-from mmmrmllm.engine.hooks import FreezeUntilHook, InstructBLIPExportHook
+from mmmrmllm.engine.hooks import (
+    FreezeUntilHook,
+    InstructBLIPExportHook,
+    LossWeightHook,
+)
 from mmmrmllm.engine.optimizers import PartwiseClipOptimWrapper
 from mmmrmllm.evaluation import VQAAccuracy
 
@@ -46,7 +53,8 @@ with read_base():
     from .._base_.models.mrmllm_tiny_dino import model
 
 max_iters = 2000
-align_iters = 300
+visual_iters = 500
+align_iters = 800
 batch_size = 32
 
 # the MLLM half of the main job's tiny model, with an InstructBLIP vision
@@ -143,6 +151,8 @@ default_hooks.logger.interval = 50  # noqa: F405
 default_hooks.checkpoint.update(interval=500, max_keep_ckpts=1)  # noqa: F405
 default_hooks.visualization.draw = False  # noqa: F405
 custom_hooks.extend([  # noqa: F405
+    dict(type=LossWeightHook, attr='lambda_lm',
+         milestones=[(0, 0.0), (visual_iters, 1.0)]),
     dict(type=FreezeUntilHook, parts=['llm'], until_iter=align_iters),
     dict(type=InstructBLIPExportHook),
 ])

@@ -391,9 +391,11 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                 visual, prompts, _ = self._lm_sequences(
                     state, data_samples, True)
             # called even without questions: distributed, it sums the
-            # answer-token count over ranks (every rank must take part)
+            # answer-token count over ranks (every rank must take part);
+            # skipped by all while its weight is 0 (LossWeightHook)
             with timed_part(self, 'llm', len(prompts)):
-                lm = self.llm.loss(visual, prompts)
+                lm = self.llm.loss(visual, prompts) if self.lambda_lm \
+                    else {}
             if 'loss' in lm:
                 losses['lm.loss_lm'] = lm['loss'] * self.lambda_lm
             if self.soft_answer_weight and prompts:

@@ -53,3 +53,20 @@ def test_resumed_run_starts_in_the_right_state():
     runner.iter = 1
     FreezeUntilHook(parts=['llm'], until_iter=3).before_train_iter(runner, 0)
     assert not any(p.requires_grad for p in model.llm.parameters())
+
+
+def test_loss_weight_follows_the_milestones():
+    from mmmrmllm.engine.hooks import LossWeightHook
+    model = SimpleNamespace(lambda_lm=1.0)
+    runner = SimpleNamespace(model=model, iter=0,
+                             logger=MMLogger.get_instance('freeze_test'))
+    hook = LossWeightHook('lambda_lm', [(5, 1.0), (0, 0.0), (8, 0.5)])
+    seen = []
+    for it in range(10):
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+        seen.append(model.lambda_lm)
+    assert seen == [0.0] * 5 + [1.0] * 3 + [0.5] * 2
+    import pytest
+    with pytest.raises(ValueError, match='lambda_xx'):
+        LossWeightHook('lambda_xx', [(0, 1.0)]).before_train_iter(runner, 0)
