@@ -49,8 +49,11 @@ model.llm.update(
     token_layout='visual_first',
     generation_cfg=dict(max_new_tokens=4))
 # InstructBLIP's instruction-aware Q-Former, with the directory's
-# qformer_tokenizer
+# qformer_tokenizer; the main job's MLLM stage gives its Q-Former the bare
+# question (InstructBLIP gives the whole prompt, which here would carry the
+# detections' text), so the joint stage does too
 model.use_instruction_in_fusion = True
+model.instruction_text = 'question'
 model.prompt_generator = prompt_generator
 # det_train images carry boxes and questions: early on, half of them show a
 # corrupted copy of their ground truth to the LLM instead of the

@@ -64,6 +64,9 @@ model.update(
     detector=None,
     class_names=class_names,
     use_instruction_in_fusion=True,
+    # the Q-Former reads the bare question (InstructBLIP: the whole prompt;
+    # the joint stage's prompt would add the detections' text)
+    instruction_text='question',
     # the benchmark's tokenizer is the Q-Former's too (its
     # qformer_tokenizer in the exported directory)
     instruction_tokenizer=data_root + 'tokenizer',
