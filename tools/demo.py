@@ -1,20 +1,27 @@
 """The main job (``make demo``): CornerShapes end to end on a CPU, staged
-as in the paper (a pretrained detector + a pretrained LLM, then joint
-training).
+as in the paper (a pretrained detector + a pretrained multimodal LLM, then
+joint training).
 
 1. generates CornerShapes (images, boxes, questions and a subword
    tokenizer) into ``data/cornershapes`` if it is missing;
-2. stage 1a, detector pre-training (``configs/pretrain/dino_r18_*``) and
-   stage 1b, language pre-training (``configs/pretrain/llama_4l_*``,
-   saved as a Hugging Face directory): cached under the user's cache folder
-   by a hash of config, code and data (``mmmrmllm.utils.stages``), so they
-   run once per machine;
-3. stage 2, joint MR-MLLM training from both (``--config``);
-4. evaluates detection and VQA on ``val`` and ``corner``, draws a few
-   predictions, writes ``<work-dir>/summary.json`` and prints it with the
-   targets.
+2. stage 1a, detector pre-training (``configs/pretrain/dino_r18_*``),
+   stage 1b, language pre-training (``configs/pretrain/llama_4l_*``, a
+   Hugging Face directory) and stage 1c, MLLM pre-training
+   (``configs/pretrain/instructblip_llama_4l_*``, on 1b's LLM; an
+   InstructBLIP directory): cached under the user's cache folder by a hash
+   of config (seed included), code and data (``mmmrmllm.utils.stages``),
+   so they run once per machine and seed;
+3. the pre-trained MLLM alone, zero-shot, on ``val`` and ``corner``;
+4. stage 2, joint MR-MLLM training from 1a and 1c (``--config``), its
+   evaluation on ``val`` and ``corner`` with drawn predictions, and the
+   knowledge probe before and after it;
+5. the MLLM-only baseline: 1c fine-tuned on the joint data for as many
+   iterations;
+6. writes ``<work-dir>/summary.json`` and prints it with the targets.
 
-Usage: python tools/demo.py [--work-dir DIR] [--max-iters N] [--no-cache]
+Usage: python tools/demo.py [--seed S] [--work-dir DIR] [--max-iters N]
+    [--det-checkpoint CKPT] [--llm-dir DIR] [--mllm-dir DIR]
+    [--skip-baseline]
 """
 import argparse
 import copy
