@@ -70,6 +70,20 @@ def _perception_branch(tokens: List[Tensor], masks: List[Tensor]
     return tokens, additive[:, None, None, :]
 
 
+# SharedQueryFusion argument -> HF Q-Former config key (BLIP-2 /
+# InstructBLIP): one table for exporting and for reading a directory
+QFORMER_KEYS = (('vocab_size', 'vocab_size'), ('hidden_size', 'hidden_size'),
+                ('num_layers', 'num_hidden_layers'),
+                ('num_heads', 'num_attention_heads'),
+                ('intermediate_size', 'intermediate_size'),
+                ('hidden_act', 'hidden_act'),
+                ('dropout', 'hidden_dropout_prob'),
+                ('attn_dropout', 'attention_probs_dropout_prob'),
+                ('max_position_embeddings', 'max_position_embeddings'),
+                ('layer_norm_eps', 'layer_norm_eps'),
+                ('pad_token_id', 'pad_token_id'),
+                ('cross_attention_frequency', 'cross_attention_frequency'))
+
 @MODELS.register_module()
 class SharedQueryFusion(BaseModule):
     """Learned queries fused with the MLLM's visual tokens and the
@@ -146,22 +160,19 @@ class SharedQueryFusion(BaseModule):
                              f'got {perception_merge!r}')
         self.perception_merge = perception_merge
         self.num_queries = num_queries
-        # the Q-Former's own settings, as HF's InstructBlipQFormerConfig
-        # names them (what an exported InstructBLIP directory records)
-        self.qformer_config = dict(
-            vocab_size=vocab_size,
-            hidden_size=hidden_size,
-            num_hidden_layers=num_layers,
-            num_attention_heads=num_heads,
-            intermediate_size=intermediate_size,
-            hidden_act=hidden_act,
-            hidden_dropout_prob=dropout,
-            attention_probs_dropout_prob=attn_dropout,
-            max_position_embeddings=max_position_embeddings,
-            layer_norm_eps=layer_norm_eps,
-            pad_token_id=pad_token_id,
-            cross_attention_frequency=cross_attention_frequency,
-            encoder_hidden_size=memory_dims or vision_dims)
+        # the Q-Former's own settings under HF's InstructBlipQFormerConfig
+        # names (what an exported InstructBLIP directory records)
+        args = dict(vocab_size=vocab_size, hidden_size=hidden_size,
+                    num_layers=num_layers, num_heads=num_heads,
+                    intermediate_size=intermediate_size,
+                    hidden_act=hidden_act, dropout=dropout,
+                    attn_dropout=attn_dropout,
+                    max_position_embeddings=max_position_embeddings,
+                    layer_norm_eps=layer_norm_eps, pad_token_id=pad_token_id,
+                    cross_attention_frequency=cross_attention_frequency)
+        self.qformer_config = {hf: args[ours] for ours, hf in QFORMER_KEYS}
+        self.qformer_config['encoder_hidden_size'] = memory_dims or \
+            vision_dims
         self.hidden_size = hidden_size
         self.memory_dims = memory_dims or vision_dims
         self.query_tokens = nn.Parameter(

@@ -4,17 +4,8 @@ import json
 import os.path as osp
 from typing import Optional, Tuple
 
-# SharedQueryFusion argument ← HF Q-Former config key
-_FUSION_KEYS = (('hidden_size', 'hidden_size'),
-                ('num_layers', 'num_hidden_layers'),
-                ('num_heads', 'num_attention_heads'),
-                ('intermediate_size', 'intermediate_size'),
-                ('cross_attention_frequency', 'cross_attention_frequency'),
-                ('vocab_size', 'vocab_size'),
-                ('max_position_embeddings', 'max_position_embeddings'),
-                ('layer_norm_eps', 'layer_norm_eps'),
-                ('hidden_act', 'hidden_act'),
-                ('pad_token_id', 'pad_token_id'))
+from ..fusion.shared_query_fusion import QFORMER_KEYS
+
 _VISION_TYPES = dict(instructblip='instructblip_vision_model',
                      blip_2='blip_2_vision_model')
 
@@ -57,7 +48,8 @@ def fill_from_pretrained(path: str, vision_encoder: Optional[dict],
     ``model_cfg`` is built from the directory's ``vision_config`` /
     ``text_config`` (its weights are then loaded from the directory);
     the LLM's tokenizer defaults to the directory's. The fusion's
-    Q-Former sizes and query count default to the directory's; values
+    Q-Former settings (sizes, dropout, ...) and query count default to the
+    directory's; values
     the config gives win (a mismatch then fails at loading, naming the
     key).
 
@@ -80,7 +72,7 @@ def fill_from_pretrained(path: str, vision_encoder: Optional[dict],
         vision_encoder['model_cfg'] = vision
     if fusion is not None:
         qformer = cfg.get('qformer_config') or {}
-        for ours, theirs in _FUSION_KEYS:
+        for ours, theirs in QFORMER_KEYS:
             if theirs in qformer:
                 fusion.setdefault(ours, qformer[theirs])
         if 'num_query_tokens' in cfg:
