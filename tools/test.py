@@ -17,7 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmmrmllm.registry import RUNNERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import check_checkpoint_matches  # noqa: E402
-from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
+from mmmrmllm.utils.compat import finish_distributed, setup_cpu_distributed  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config, load_config  # noqa: E402
 from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 
@@ -119,6 +119,7 @@ def main():
     # met inside the loop, ...: one ``error:`` line
     runner = exit_on_user_error(build)
     exit_on_user_error(runner.test)
+    finish_distributed()
 
 
 if __name__ == '__main__':

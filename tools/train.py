@@ -20,7 +20,7 @@ from mmmrmllm.utils.checkpoint import (  # noqa: E402
     check_checkpoint_matches,
     read_checkpoint,
 )
-from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
+from mmmrmllm.utils.compat import finish_distributed, setup_cpu_distributed  # noqa: E402
 from mmmrmllm.utils.config import ConfigError, check_config, load_config  # noqa: E402
 from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 
@@ -157,6 +157,7 @@ def main():
     # inside the loop, ...: one ``error:`` line
     runner = exit_on_user_error(build)
     exit_on_user_error(runner.train)
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -271,3 +271,17 @@ def setup_cpu_distributed(cfg, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
     env_cfg = cfg.setdefault('env_cfg', {})
     env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+
+
+def finish_distributed() -> None:
+    """Let every rank leave the process group together.
+
+    A rank that exits while another still talks to gloo can abort in the
+    gloo destructor ("terminate called without an active exception",
+    SIGABRT), which fails a finished launch at random. No-op without a
+    process group.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

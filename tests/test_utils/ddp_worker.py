@@ -14,7 +14,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from toy import ToyDataset, ToyModel  # noqa: E402
 
-from mmmrmllm.utils.compat import setup_cpu_distributed  # noqa: E402
+from mmmrmllm.utils.compat import finish_distributed, setup_cpu_distributed  # noqa: E402
 
 
 def main():
@@ -42,6 +42,7 @@ def main():
         model = runner.model
         model = getattr(model, 'module', model)
         torch.save(model.state_dict(), out)
+    finish_distributed()
 
 
 if __name__ == '__main__':
