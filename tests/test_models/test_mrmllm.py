@@ -96,17 +96,31 @@ def test_zero_detections_and_predict(tok):
     losses = run_loss(model, [make_sample(0)])
     assert torch.isfinite(model.parse_losses(losses)[0])
     model.eval()
-    samples = [make_sample(0), make_sample(1, questions=False)]
-    samples[0].set_metainfo(dict(ori_shape=(128, 128),
-                                 scale_factor=(0.5, 0.5)))
-    with torch.no_grad():
-        out = model(**preprocess(model, samples, training=False),
-                    mode='predict')
+    # an untrained head scores about 0.01: keep its boxes to check them
+    model.detector.bbox_head.test_cfg['score_thr'] = 0.0
+
+    def predict(scale, rescale=True):
+        samples = [make_sample(0), make_sample(1, questions=False)]
+        # the same 64 px input, resized from a (64 / scale) px original
+        samples[0].set_metainfo(dict(
+            ori_shape=(int(64 / scale[1]), int(64 / scale[0])),
+            scale_factor=scale))
+        data = preprocess(model, samples, training=False)
+        with torch.no_grad():
+            return model.predict(data['inputs'], data['data_samples'],
+                                 rescale=rescale)
+
+    out = predict((0.5, 0.25))
     assert [len(s.pred_answers) for s in out] == [2, 0]
     assert out[0].metainfo['prompt_objects_dropped'] == 0
     boxes = out[0].pred_instances.bboxes
-    assert boxes.shape[1] == 4
-    assert len(boxes) == 0 or boxes.max() <= 128
+    # the detector still finds boxes; only the prompt's score_thr hides them
+    assert boxes.ndim == 2 and boxes.shape[1] == 4 and len(boxes) > 0
+    # rescaling divides x by 0.5 and y by 0.25: original-image pixels
+    unscaled = predict((1.0, 1.0))[0].pred_instances.bboxes
+    torch.testing.assert_close(boxes, unscaled * torch.tensor([2, 4, 2, 4]))
+    not_rescaled = predict((0.5, 0.25), rescale=False)[0]
+    torch.testing.assert_close(not_rescaled.pred_instances.bboxes, unscaled)
 
 
 def test_prompt_over_context_drops_objects(tok):

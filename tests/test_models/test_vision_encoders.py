@@ -23,6 +23,14 @@ def test_hf_clip_config_and_dir(tmp_path):
              frozen=False, feature_layer=-2))
     assert all(p.requires_grad for p in again.parameters())
     check(again, 1, (4, 4))
+    # the saved weights, and the hidden state before the last layer
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        states = enc.model(pixel_values=images,
+                           output_hidden_states=True).hidden_states
+        torch.testing.assert_close(enc(images).tokens, states[-1])
+        torch.testing.assert_close(again(images).tokens, states[-2])
+    assert not torch.allclose(states[-2], states[-1])
 
 
 def test_hf_siglip_and_instructblip():
