@@ -237,23 +237,36 @@ def test_ddp_wrapped_model():
     torch.testing.assert_close(applied['small.weight'], raw['small.weight'])
 
 
-def test_amp_wrapper_unscales_before_clipping():
-    """The AMP variant clips the unscaled gradients (GPU only)."""
-    if not torch.cuda.is_available():
-        pytest.skip('AmpOptimWrapper needs a GPU')
+def test_amp_wrapper_unscales_before_clipping(monkeypatch):
+    """The AMP variant clips the unscaled gradients: with a loss scale of
+    1024, clipping the scaled ones would leave ``big`` 1024 times too
+    small. Runs on the CPU with torch's CPU GradScaler (AmpOptimWrapper
+    only asks whether CUDA is there)."""
+    import functools
+
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp
+    monkeypatch.setattr(amp, 'is_cuda_available', lambda: True)
+    monkeypatch.setattr(amp, 'GradScaler',
+                        functools.partial(torch.amp.GradScaler, 'cpu'))
     model = TwoPartModel().double()
-    raw = {n: g.float().cuda() for n, g in _raw_grads(model).items()}
-    model.float().cuda()
+    raw = {n: g.float() for n, g in _raw_grads(model).items()}
+    model.float()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     cfg = _cfg(dict(big=dict(max_norm=1e-3)),
                type_='PartwiseClipAmpOptimWrapper')
     cfg['loss_scale'] = 1024.
     optim_wrapper = build_optim_wrapper(model, cfg)
     assert isinstance(optim_wrapper, PartwiseClipAmpOptimWrapper)
-    x, y = (t.float().cuda() for t in _batch())
+    assert optim_wrapper.loss_scaler.get_scale() == 1024.
+    x, y = (t.float() for t in _batch())
     optim_wrapper.update_params(model(x, y, mode='loss')['loss'])
     applied = _applied_grads(model, before)
     assert _norm(_part(applied, 'big')) == pytest.approx(1e-3, rel=1e-3)
+    hub = MessageHub.get_current_instance()
+    # the logged norm is the unscaled one too
+    assert hub.get_scalar('train/grad_norm.big').current() == pytest.approx(
+        _norm(_part(raw, 'big')), rel=1e-4)
+    # unclipped parts step by their unscaled gradient
     torch.testing.assert_close(applied['small.weight'],
                                raw['small.weight'],
                                rtol=1e-3, atol=1e-6)
@@ -289,3 +302,9 @@ def test_runner_trains_two_iterations(tmp_path):
     for key in ('train/grad_norm.big', 'train/grad_norm.small',
                 'train/grad_norm.default', 'train/grad_norm'):
         assert len(scalars[key].data[0]) == 2, key
+    # paramwise_cfg still reaches the optimizer: small learns 5x faster
+    lrs = {id(p): g['lr'] for g in runner.optim_wrapper.param_groups
+           for p in g['params']}
+    for name, param in runner.model.named_parameters():
+        lr = 1e-3 if name.startswith('small.') else 2e-4
+        assert lrs[id(param)] == pytest.approx(lr), name
