@@ -73,11 +73,21 @@ def test_metric_missing_predictions():
 
 
 def test_gqa_accuracy_is_exact_match():
+    # ten references with the prediction among them once: exact match
+    # scores 1, the VQAv2 consensus only 0.3
+    sample = dict(questions=['a', 'b', 'c'],
+                  gt_answers=[['1'] + ['0'] * 9, ['cup'], ['left']],
+                  question_types=['verify', 'query', 'query'],
+                  pred_answers=['one', 'a cup', 'right'])
     metric = GQAAccuracy()
-    metric.process({}, [
-        dict(questions=['a', 'b'], gt_answers=[['yes'] * 10, ['cup']],
-             question_types=['verify', 'query'],
-             pred_answers=['yes', 'a cup'])
-    ])
-    assert metric.compute_metrics(metric.results)['acc'] == 1.0
+    metric.process({}, [sample])
+    result = metric.compute_metrics(metric.results)
+    assert result['acc'] == pytest.approx(2 / 3)
+    assert result['acc_verify'] == 1.0
+    assert result['acc_query'] == 0.5
+    assert result['num_questions'] == 3
     assert metric.default_prefix == 'gqa'
+    vqa = VQAAccuracy()
+    vqa.process({}, [sample])
+    assert vqa.compute_metrics(vqa.results)['acc_verify'] == pytest.approx(
+        0.3)
