@@ -44,17 +44,28 @@ def test_hook_checks_each_loop(model):
 
     class Loader:
 
-        class dataset:
-            metainfo = dict(classes=VOC)
+        def __init__(self, classes):
+            self.dataset = type('VOCLike', (), {})()
+            self.dataset.metainfo = dict(classes=classes)
 
     class Runner:
         pass
 
-    runner = Runner()
-    runner.model = model
-    runner.test_dataloader = Loader()
     hook = ClassCheckHook()
-    with pytest.raises(ValueError, match='test_dataloader.dataset'):
-        hook.before_test(runner)
+    for stage in ('train', 'val', 'test'):
+        runner = Runner()
+        runner.model = model
+        for other in ('train', 'val', 'test'):  # the other loops match
+            setattr(runner, f'{other}_dataloader', Loader(CLASSES))
+        setattr(runner, f'{stage}_dataloader', Loader(VOC))
+        for other in ('train', 'val', 'test'):
+            check = getattr(hook, f'before_{other}')
+            if other != stage:
+                check(runner)
+                continue
+            with pytest.raises(ValueError,
+                               match=rf'^{stage}_dataloader\.dataset '
+                               r'\(VOCLike\) has classes'):
+                check(runner)
     runner.train_dataloader = None  # a loop without a loader: nothing
     hook.before_train(runner)
