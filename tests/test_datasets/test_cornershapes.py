@@ -1,4 +1,5 @@
 import json
+import re
 from collections import Counter
 
 import numpy as np
@@ -67,19 +68,65 @@ def test_files_and_stats(root):
 
 
 def test_answers_follow_ground_truth(root):
-    coco = json.loads((root / 'annotations' / 'val.json').read_text())
-    questions = json.loads((root / 'questions' / 'val.json').read_text())
-    shapes = {}
-    for ann in coco['annotations']:
-        shapes.setdefault(ann['image_id'], []).append(
-            CLASSES[ann['category_id'] - 1])
-    for rec in questions['data_list']:
-        counts = Counter(shapes.get(rec['image_id'], []))
-        for q in rec['questions']:
-            assert len(q['answers']) == 1 and ' ' not in q['answers'][0]
-            if q['type'] == 'counting':
-                shape = q['question'].split()[2][:-1]
-                assert q['answers'] == [str(counts[shape])]
+    """Each question type's answer, worked out again from the scene's
+    annotations (shape, colour, box)."""
+    checked = Counter()
+    for split in ('det_train', 'val', 'corner', 'novel'):
+        coco = json.loads(
+            (root / 'annotations' / f'{split}.json').read_text())
+        questions = json.loads(
+            (root / 'questions' / f'{split}.json').read_text())
+        scenes = {}
+        for ann in coco['annotations']:
+            x, y, w, h = ann['bbox']
+            scenes.setdefault(ann['image_id'], []).append(
+                (CLASSES[ann['category_id'] - 1], ann['colour'],
+                 (x + w / 2, y + h / 2)))
+        for rec in questions['data_list']:
+            checked.update(
+                q['type'] + ':' + q['answers'][0] if q['type'] ==
+                'existence' else q['type'] for q in rec['questions'])
+            for q in rec['questions']:
+                _check_answer(q, scenes.get(rec['image_id'], []))
+    # every type was checked; existence both ways
+    assert {k for k in checked if not k.startswith('existence')} == set(
+        QUESTION_TYPES) - {'existence'}
+    assert checked['existence:yes'] > 0 and checked['existence:no'] > 0
+
+
+def _check_answer(q, objs):
+    text, (answer, ), qtype = q['question'], q['answers'], q['type']
+    shapes = Counter(shape for shape, _, _ in objs)
+    looks = Counter((colour, shape) for shape, colour, _ in objs)
+    if qtype == 'existence':
+        colour, shape = re.fullmatch(r'Is there a (.+) (\w+)\?',
+                                     text).groups()
+        assert answer == ('yes' if looks[(colour, shape)] else 'no'), text
+    elif qtype == 'counting':
+        plural = re.fullmatch(r'How many (\w+) are there\?', text).group(1)
+        shape = next(c for c in CLASSES if plural.startswith(c))
+        assert answer == str(shapes[shape]), text
+    elif qtype == 'colour':
+        shape = re.fullmatch(r'What colour is the (\w+)\?', text).group(1)
+        assert shapes[shape] == 1, text  # unambiguous
+        assert [answer] == [c for s, c, _ in objs if s == shape], text
+    elif qtype == 'shape_at_position':
+        quadrant = re.fullmatch(r'What shape is in the ([\w-]+)\?',
+                                text).group(1)
+        inside = [
+            s for s, _, (cx, cy) in objs
+            if quadrant == ('top' if cy < 64 else 'bottom') + '-' +
+            ('left' if cx < 64 else 'right')]
+        assert inside == [answer], text
+    else:
+        assert qtype == 'relative_position'
+        a_col, a_shape, b_col, b_shape = re.fullmatch(
+            r'Is the (.+) (\w+) left or right of the (.+) (\w+)\?',
+            text).groups()
+        assert looks[(a_col, a_shape)] == looks[(b_col, b_shape)] == 1, text
+        (ax, ), (bx, ) = ([x for s, c, (x, _) in objs if (c, s) == look]
+                          for look in ((a_col, a_shape), (b_col, b_shape)))
+        assert answer == ('left' if ax < bx else 'right'), text
 
 
 def test_quadrants_are_one_token_in_prompt_questions_and_answers(root):
