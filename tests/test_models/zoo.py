@@ -45,6 +45,7 @@ FAMILIES = {
                          'conditional-detr_r50_8xb2-50e_coco.py', 64),
     'dab_detr': ('dab_detr/dab-detr_r50_8xb2-50e_coco.py', 64),
     'dino': ('dino/dino-4scale_r50_8xb2-12e_coco.py', 64),
+    'ddq_detr': ('ddq/ddq-detr-4scale_r50_8xb2-12e_coco.py', 64),
     'sparse_rcnn': ('sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py', 64),
     'mask_rcnn': ('mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', 64),
     'grounding_dino': ('grounding_dino/'
@@ -156,6 +157,10 @@ def shrink(rel_path: str, num_classes: int = 3,
         roi['stage_loss_weights'] = [1.0] * 2
         roi['bbox_head'] = roi['bbox_head'][:2]
         cfg['train_cfg']['rcnn'] = cfg['train_cfg']['rcnn'][:2]
+    if cfg['type'] == 'DDQDETR':
+        # its distinct-query selection reads the attention masks of the
+        # decoder layers after the first: at least 2 layers
+        cfg['decoder']['num_layers'] = 2
     pre = cfg.get('data_preprocessor', {})
     pre.pop('batch_augments', None)
     return cfg

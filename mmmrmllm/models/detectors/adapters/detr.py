@@ -29,12 +29,14 @@ class DETRAdapter(BaseDetectorAdapter):
         with capture_forward(head) as outs:
             losses = head.loss(**head_inputs, batch_data_samples=samples)
         cls_scores, bbox_preds = detach(outs[-1])[:2]
-        dn_meta = head_inputs.get('dn_meta')
-        if dn_meta:
-            # denoising queries (DINO, DN-DETR) come first: drop them
-            num_dn = dn_meta['num_denoising_queries']
-            cls_scores = cls_scores[:, :, num_dn:]
-            bbox_preds = bbox_preds[:, :, num_dn:]
+        # training adds query groups that inference never decodes: the
+        # denoising queries before the matching ones (DINO, DN-DETR) and
+        # groups after them (DDQ-DETR's dense queries). Decode what
+        # ``predict`` would: the ``num_queries`` matching queries.
+        dn_meta = head_inputs.get('dn_meta') or {}
+        start = dn_meta.get('num_denoising_queries', 0)
+        kept = slice(start, start + self.detector.num_queries)
+        cls_scores, bbox_preds = cls_scores[:, :, kept], bbox_preds[:, :, kept]
         with torch.no_grad():
             results = head.predict_by_feat(
                 cls_scores, bbox_preds, batch_img_metas=decode_metas(samples),
