@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 import pytest
 import torch
 from mmdet.structures import DetDataSample
@@ -109,10 +108,16 @@ def test_corner_recall():
 
 def test_corner_recall_iou_thresholds():
     result = evaluate(CornerRecall(), [make_sample(1, shift=4.0)])
-    # IoU of a 30 px box shifted by 4 px in x and y is ~0.59
-    assert 0.0 < result['AR_common'] < 1.0
-    np.testing.assert_allclose(result['AR_common'], result['AR_corner'],
-                               atol=0.11)
+    # shifted by 4 px in x and y, the 30 x 30 common box keeps IoU
+    # 676 / 1124 = 0.601, the 30 x 40 corner box 936 / 1464 = 0.639: found
+    # at 0.5, 0.55 and 0.6 of the ten thresholds 0.5:0.05:0.95
+    assert result['AR_common'] == pytest.approx(0.3)
+    assert result['AR_corner'] == pytest.approx(0.3)
+    assert result['AR_agnostic'] == pytest.approx(0.3)
+    result = evaluate(CornerRecall(iou_thrs=[0.601, 0.62]),
+                      [make_sample(1, shift=4.0)])
+    assert result['AR_common'] == pytest.approx(0.5)
+    assert result['AR_corner'] == pytest.approx(1.0)
 
 
 def test_evaluator_over_mixed_batch():
