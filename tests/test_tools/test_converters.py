@@ -137,10 +137,21 @@ def test_generate_cornershapes_cli(tmp_path, monkeypatch, capsys):
     tool = load_tool('misc/generate_cornershapes.py')
     monkeypatch.setattr(sys, 'argv', [
         'generate_cornershapes.py', '--out-dir', str(tmp_path), '--det-train',
-        '3', '--vqa-train', '3', '--val', '2', '--corner', '2', '--novel',
-        '2'
+        '3', '--vqa-train', '4', '--val', '2', '--corner', '1', '--novel',
+        '5'
     ])
     tool.main()
     printed = capsys.readouterr().out
     assert 'majority' in printed and 'vqa_train' in printed
     assert (tmp_path / 'stats.json').exists()
+    # each flag sizes its own split (all sizes differ)
+    sizes = dict(det_train=3, vqa_train=4, val=2, corner=1, novel=5)
+    for split, size in sizes.items():
+        records = json.loads(
+            (tmp_path / 'questions' / f'{split}.json').read_text())
+        assert len(records['data_list']) == size, split
+        assert len(list((tmp_path / 'images' / split).glob('*.png'))) == size
+        if split != 'vqa_train':  # no boxes for the VQA-only split
+            coco = json.loads(
+                (tmp_path / 'annotations' / f'{split}.json').read_text())
+            assert len(coco['images']) == size, split
