@@ -1,5 +1,6 @@
 """Language pre-training: the text corpus, its dataset, the trainer and the
 Hugging Face export that the joint model loads through ``name_or_path``."""
+import json
 import os.path as osp
 
 import numpy as np
@@ -75,11 +76,30 @@ def test_split_source_writes_ground_truth(tmp_path):
         prompt_generator=PROMPT, data_root=root,
         ann_file='annotations/val.json', question_file='questions/val.json')
     assert len(ds) == 6
-    item = ds[0]
-    sample = item['data_samples']
-    assert item['inputs'].numel() == 0
-    assert sample.perception.startswith('Counts: circle ')
-    assert len(sample.questions) == len(sample.gt_answers) > 0
+    coco = json.loads((tmp_path / 'cs' / 'annotations' / 'val.json')
+                      .read_text())
+    records = json.loads((tmp_path / 'cs' / 'questions' / 'val.json')
+                         .read_text())['data_list']
+    classes = [c['name'] for c in coco['categories']]
+    for i, rec in enumerate(records):
+        item = ds[i]
+        sample = item['data_samples']
+        assert item['inputs'].numel() == 0
+        # the prompt's text of the image's annotated boxes: counts of every
+        # class, then '<quadrant> <shape>' from left to right
+        objs = sorted(
+            ((x + w / 2, y + h / 2, classes[a['category_id'] - 1])
+             for a in coco['annotations'] if a['image_id'] == rec['image_id']
+             for x, y, w, h in [a['bbox']]), key=lambda o: o[0])
+        counts = ', '.join(
+            f'{c} {sum(o[2] == c for o in objs)}' for c in classes)
+        where = [('top' if cy < 64 else 'bottom') + '-' +
+                 ('left' if cx < 64 else 'right') for cx, cy, _ in objs]
+        assert sample.perception == (
+            f'Counts: {counts}. Objects: ' +
+            ', '.join(f'{q} {o[2]}' for q, o in zip(where, objs)) + '.\n')
+        assert sample.questions == [q['question'] for q in rec['questions']]
+        assert sample.gt_answers == [q['answers'] for q in rec['questions']]
 
 
 def test_language_stage_exports_a_loadable_hf_model(tmp_path):
