@@ -27,6 +27,7 @@ import argparse
 import copy
 import json
 import os.path as osp
+import shutil
 import sys
 import time
 
@@ -66,9 +67,16 @@ TARGETS = (('mllm_zero_shot', 'vqa_acc_by_type.colour', 'val', 0.80),
            ('splits', 'vqa_acc_by_type.relative_position', 'val', 0.70),
            ('splits', 'vqa_acc', 'corner', 0.60))
 SPREAD_TARGET = 0.1
+# weights in a Hugging Face directory (config and tokenizers are the rest)
+WEIGHT_FILES = ('*.safetensors', '*.safetensors.index.json', '*.bin',
+                '*.bin.index.json')
+# --smoke: images per split, iterations per stage, probe sizes
+SMOKE_SIZES = dict(det_train=16, vqa_train=16, val=8, corner=8, novel=4)
+SMOKE_ITERS = 2
+SMOKE_PROBE = dict(num_train=8, num_eval=4)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=CONFIG, help='joint stage')
     parser.add_argument('--det-config', default=DET_CONFIG)
@@ -77,7 +85,8 @@ def parse_args():
     parser.add_argument('--mllm-baseline-config', default=MLLM_BASELINE)
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of every stage (each is cached per seed)')
-    parser.add_argument('--data-root', default='data/cornershapes')
+    parser.add_argument('--data-root', default=None,
+                        help='default: data/cornershapes')
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--max-iters', type=int, default=None,
                         help='joint-stage iterations')
@@ -99,16 +108,28 @@ def parse_args():
     parser.add_argument(
         '--show-images', type=int, default=8,
         help='predictions drawn per evaluated split')
-    return parser.parse_args()
+    parser.add_argument(
+        '--smoke', action='store_true',
+        help='the same stages and code paths at tiny sizes (a few '
+        'iterations, a few images, data and stage cache inside the work '
+        'dir): checks the job and the files it leaves in minutes')
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.data_root = args.data_root or osp.join(args.work_dir, 'data')
+        args.cache_dir = args.cache_dir or osp.join(args.work_dir,
+                                                    'stage_cache')
+        args.show_images = min(args.show_images, 2)
+    args.data_root = args.data_root or 'data/cornershapes'
+    return args
 
 
-def ensure_data(data_root: str) -> dict:
+def ensure_data(data_root: str, sizes=None) -> dict:
     stats_file = osp.join(data_root, 'stats.json')
     if not osp.isfile(stats_file) or not osp.isfile(
             osp.join(data_root, 'tokenizer', 'tokenizer.json')):
         start = time.perf_counter()
         print(f'[demo] generating CornerShapes into {data_root} ...')
-        generate_cornershapes(data_root)
+        generate_cornershapes(data_root, sizes=sizes)
         print(f'[demo] generated in {time.perf_counter() - start:.1f} s')
     with open(stats_file) as f:
         return json.load(f)
@@ -136,6 +157,34 @@ def set_data_root(cfg: Config, data_root: str) -> None:
     visit(cfg._cfg_dict)
 
 
+def shrink(cfg: Config, iters: int = SMOKE_ITERS) -> None:
+    """``--smoke``: ``iters`` training iterations of batch 2, validated
+    and saved once at the end; the iterations of the config's phase hooks
+    (:class:`LossWeightHook`, :class:`FreezeUntilHook`) scaled with them,
+    so every phase still runs."""
+    old = cfg.train_cfg.max_iters
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters
+    cfg.train_dataloader.batch_size = 2
+    for key in ('val_dataloader', 'test_dataloader'):
+        if cfg.get(key):
+            cfg[key].batch_size = 4
+    cfg.default_hooks.checkpoint.interval = iters
+    cfg.default_hooks.logger.interval = 1
+    if cfg.get('log_processor'):
+        cfg.log_processor.window_size = 1
+
+    def scale(it):
+        return min(iters - 1, round(it * iters / old)) if it else 0
+
+    for hook in cfg.get('custom_hooks', []):
+        if 'until_iter' in hook:
+            hook['until_iter'] = scale(hook['until_iter'])
+        if 'milestones' in hook:
+            hook['milestones'] = [(scale(i), v)
+                                  for i, v in hook['milestones']]
+
+
 def fresh_visualizer(cfg: Config) -> None:
     """A visualizer of this run's own: MMEngine keeps one instance per
     name, which would go on writing into an earlier run's folder."""
@@ -156,10 +205,13 @@ def train(cfg: Config) -> dict:
 
 
 def run_stage(name: str, config: str, data_root: str, outputs: dict,
-              cache_dir, seed: int = 0, update=None) -> dict:
+              cache_dir, seed: int = 0, update=None,
+              smoke: bool = False) -> dict:
     cfg = Config.fromfile(config)
     set_data_root(cfg, data_root)
     cfg.randomness = dict(seed=seed)
+    if smoke:
+        shrink(cfg)
     if update is not None:
         update(cfg)
     stage = Stage(name, cfg, data_root, outputs, root=cache_dir)
@@ -320,22 +372,23 @@ def print_summary(summary: dict) -> bool:
     return ok
 
 
-def probe(model, cfg: Config) -> dict:
+def probe(model, cfg: Config, **sizes) -> dict:
     """The knowledge probe (``mmmrmllm.apis.knowledge_probe``) at the
-    config's view sizes."""
+    config's view sizes (``sizes``: its image counts)."""
     from mmmrmllm.apis import knowledge_probe
     start = time.perf_counter()
     scales = {t['type'].__name__ if isinstance(t['type'], type) else
               t['type']: t['scale'] for t in cfg.test_pipeline
               if 'scale' in t}
     out = knowledge_probe(model, enc_scale=scales['EncoderView'],
-                          det_scale=scales['Resize'])
+                          det_scale=scales['Resize'], **sizes)
     out['minutes'] = round((time.perf_counter() - start) / 60, 2)
     return out
 
 
 def joint_config(config: str, data_root: str, work_dir: str, det_ckpt,
-                 mllm_dir: str, max_iters, seed: int) -> Config:
+                 mllm_dir: str, max_iters, seed: int,
+                 smoke: bool = False) -> Config:
     """A joint-stage config (MR-MLLM or a baseline) on the stage outputs,
     evaluated once after training."""
     cfg = Config.fromfile(config)
@@ -349,6 +402,8 @@ def joint_config(config: str, data_root: str, work_dir: str, det_ckpt,
     cfg.val_dataloader.dataset = cfg.val_dataset
     cfg.test_dataloader.dataset = cfg.val_dataset
     cfg.val_evaluator = cfg.test_evaluator = cfg.val_evaluator
+    if smoke:
+        shrink(cfg)
     if max_iters:
         cfg.train_cfg.max_iters = max_iters
     cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
@@ -356,8 +411,50 @@ def joint_config(config: str, data_root: str, work_dir: str, det_ckpt,
     return cfg
 
 
+def export_for_inference(cfg: Config, work_dir: str) -> dict:
+    """What the README's commands after ``make demo`` need, inside
+    ``work_dir``: the joint checkpoint, ``config.py`` (the resolved joint
+    config: data paths, no init-only weights) and ``pretrained_mllm/``
+    (the MLLM directory's config and tokenizers; its weights only if the
+    checkpoint lacks some, i.e. frozen parts). Checked by building the
+    model from them as the inference tools do.
+
+    Returns:
+        dict: ``config`` and ``checkpoint`` paths.
+    """
+    from mmmrmllm.registry import MODELS
+    from mmmrmllm.utils.checkpoint import load_matching_checkpoint
+    from mmmrmllm.utils.config import for_inference
+    ckpt = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    path = osp.join(work_dir, 'config.py')
+    out = copy.deepcopy(cfg)
+    out.work_dir, out.load_from, out.resume = work_dir, None, False
+    src = dict(mllm=cfg.model.get('pretrained_mllm'),
+               det=cfg.model.get('detector_checkpoint'))
+    for weights in (False, True):
+        if src['mllm']:
+            dst = osp.join(work_dir, 'pretrained_mllm')
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src['mllm'], dst, ignore=None if weights else
+                            shutil.ignore_patterns(*WEIGHT_FILES))
+            out.model.pretrained_mllm = dst
+        out.model.detector_checkpoint = None
+        if weights and src['det']:
+            out.model.detector_checkpoint = osp.join(work_dir,
+                                                     'detector.pth')
+            shutil.copyfile(src['det'], out.model.detector_checkpoint)
+        out.dump(path)
+        try:
+            model = MODELS.build(for_inference(Config.fromfile(path)).model)
+            load_matching_checkpoint(model, ckpt)
+            break
+        except FileNotFoundError as err:  # frozen parts need their weights
+            print(f'[demo] {err}: copying the weights too')
+    return dict(config=path, checkpoint=ckpt)
+
+
 def train_and_evaluate(cfg: Config, stats: dict, show_images: int,
-                       mechanisms: bool = False):
+                       mechanisms: bool = False, probe_sizes=None):
     """Train (unless ``max_iters`` is 0), then evaluate on val and corner.
 
     Returns:
@@ -379,27 +476,30 @@ def train_and_evaluate(cfg: Config, stats: dict, show_images: int,
         splits[split] = split_summary(metrics, stats, split)
         if split == 'val' and mechanisms:
             mech = mechanism_stats(runner)
-            mech['probe'] = probe(runner.model, cfg)
+            mech['probe'] = probe(runner.model, cfg, **(probe_sizes or {}))
     eval_min = (time.perf_counter() - start) / 60
     return splits, mech, round(train_min, 2), round(eval_min, 2)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     wall = time.perf_counter()
     register_all_modules(init_default_scope=False)
-    stats = ensure_data(args.data_root)
+    smoke = args.smoke
+    stats = ensure_data(args.data_root, SMOKE_SIZES if smoke else None)
     data_root = args.data_root
     seed = args.seed
+    probe_sizes = SMOKE_PROBE if smoke else {}
 
+    det_iters = SMOKE_ITERS if smoke else Config.fromfile(
+        args.det_config).train_cfg.max_iters
     det = given('checkpoint', args.det_checkpoint) or run_stage(
-        'detector', args.det_config, data_root, dict(
-            checkpoint='iter_{}.pth'.format(
-                Config.fromfile(args.det_config).train_cfg.max_iters)),
-        args.cache_dir, seed)
+        'detector', args.det_config, data_root,
+        dict(checkpoint=f'iter_{det_iters}.pth'), args.cache_dir, seed,
+        smoke=smoke)
     lm = given('hf_model', args.llm_dir) or run_stage(
         'language', args.lm_config, data_root, dict(hf_model='hf_model'),
-        args.cache_dir, seed)
+        args.cache_dir, seed, smoke=smoke)
 
     def on_language_stage(cfg):
         cfg.model.llm.name_or_path = lm['outputs']['hf_model']
@@ -407,27 +507,29 @@ def main():
     mllm = given('hf_instructblip', args.mllm_dir) or run_stage(
         'mllm', args.mllm_config, data_root,
         dict(hf_instructblip='hf_instructblip'), args.cache_dir, seed,
-        on_language_stage)
+        on_language_stage, smoke=smoke)
     mllm_dir = mllm['outputs']['hf_instructblip']
 
     # the pre-trained MLLM alone, zero-shot (loaded as a user would load
     # InstructBLIP: the MLLM-only config with pretrained_mllm)
     zs_cfg = joint_config(args.mllm_baseline_config, data_root,
                           osp.join(args.work_dir, 'mllm_zero_shot'), None,
-                          mllm_dir, None, seed)
+                          mllm_dir, None, seed, smoke)
     zs_cfg.train_cfg.max_iters = 0
     zero_shot, _, _, zs_eval = train_and_evaluate(zs_cfg, stats, 0)
 
     cfg = joint_config(args.config, data_root, args.work_dir,
                        det['outputs']['checkpoint'], mllm_dir,
-                       args.max_iters, seed)
+                       args.max_iters, seed, smoke)
     # the premise of the feedback path, before joint training: does the
     # pre-trained MLLM know corner looks the pre-trained detector does not?
     from mmmrmllm.registry import MODELS
     with torch.no_grad():
-        before = probe(MODELS.build(cfg.model), cfg)
+        before = probe(MODELS.build(cfg.model), cfg, **probe_sizes)
     splits, mech, joint_min, eval_min = train_and_evaluate(
-        cfg, stats, args.show_images, mechanisms=True)
+        cfg, stats, args.show_images, mechanisms=True,
+        probe_sizes=probe_sizes)
+    files = export_for_inference(cfg, args.work_dir)
 
     baseline, base_min = None, None
     if not args.skip_baseline:
@@ -435,7 +537,8 @@ def main():
         # iterations, no detector
         base_cfg = joint_config(args.mllm_baseline_config, data_root,
                                 osp.join(args.work_dir, 'mllm_only'), None,
-                                mllm_dir, cfg.train_cfg.max_iters, seed)
+                                mllm_dir, cfg.train_cfg.max_iters, seed,
+                                smoke)
         baseline, _, base_min, _ = train_and_evaluate(base_cfg, stats, 0)
 
     summary = dict(
@@ -466,14 +569,21 @@ def main():
                 dir=lm['outputs']['hf_model'], metrics=lm['metrics']),
             mllm_pretrain=dict(dir=mllm_dir, metrics=mllm['metrics'])),
         joint_iters=cfg.train_cfg.max_iters,
+        files=files,
+        smoke=smoke,
         targets={f'{section}.{split}.{key}': target
                  for section, key, split, target in TARGETS})
     with open(osp.join(args.work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     ok = print_summary(summary)
+    print(f'for the commands that follow: {files["config"]} '
+          f'{files["checkpoint"]}')
     print(f'summary: {args.work_dir}/summary.json; predictions drawn under '
           f'{args.work_dir}/test_*/*/predictions; TensorBoard: tensorboard '
           f'--logdir {args.work_dir}')
+    if smoke:
+        print('[demo] --smoke: the targets are not judged at these sizes')
+        return 0
     return 0 if ok else 1
 
 

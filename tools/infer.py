@@ -30,7 +30,12 @@ from mmmrmllm.apis import infer_pipeline  # noqa: E402
 from mmmrmllm.registry import MODELS, VISUALIZERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import load_matching_checkpoint  # noqa: E402
-from mmmrmllm.utils.config import ConfigError, check_config, load_config  # noqa: E402
+from mmmrmllm.utils.config import (  # noqa: E402
+    ConfigError,
+    check_config,
+    for_inference,
+    load_config,
+)
 from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 from mmmrmllm.utils.part_timer import PartTimer  # noqa: E402
 
@@ -106,7 +111,8 @@ def build_model(args):
         check_config(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmmrmllm'))
-    model = MODELS.build(cfg.model)
+    # the checkpoint holds the weights: init-only inputs only if needed
+    model = MODELS.build(for_inference(cfg).model)
     # refuses a checkpoint of another model (MMEngine only warns) and one
     # that cannot be read
     checkpoint = load_matching_checkpoint(model, args.checkpoint)

@@ -18,7 +18,12 @@ from mmmrmllm.registry import RUNNERS  # noqa: E402
 from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import check_checkpoint_matches  # noqa: E402
 from mmmrmllm.utils.compat import finish_distributed, setup_cpu_distributed  # noqa: E402
-from mmmrmllm.utils.config import ConfigError, check_config, load_config  # noqa: E402
+from mmmrmllm.utils.config import (  # noqa: E402
+    ConfigError,
+    check_config,
+    for_inference,
+    load_config,
+)
 from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 
 
@@ -70,6 +75,8 @@ def build_config(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    # the checkpoint holds the weights: init-only inputs only if needed
+    for_inference(cfg)
 
     if args.show_dir:
         hooks = cfg.default_hooks

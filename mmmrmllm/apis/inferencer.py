@@ -23,7 +23,7 @@ from mmengine.structures import InstanceData
 from mmmrmllm.registry import MODELS, VISUALIZERS
 from mmmrmllm.utils import register_all_modules
 from mmmrmllm.utils.checkpoint import load_matching_checkpoint
-from mmmrmllm.utils.config import load_config
+from mmmrmllm.utils.config import for_inference, load_config
 from mmmrmllm.utils.errors import UserError
 from mmmrmllm.utils.part_timer import PartTimer
 
@@ -94,7 +94,8 @@ class MRMLLMInferencer:
         init_default_scope(cfg.get('default_scope', 'mmmrmllm'))
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-        self.cfg = cfg
+        # the checkpoint holds the weights: init-only inputs only if needed
+        self.cfg = for_inference(cfg)
         self.model = MODELS.build(cfg.model)
         ckpt = load_matching_checkpoint(self.model, checkpoint)
         self.model.dataset_meta = ckpt.get('meta', {}).get(

@@ -5,7 +5,8 @@ pretrained directory at build time) is not written into every checkpoint;
 loading fills those keys back from the built model and reports where each
 kept key came from.
 """
-from typing import Dict, List, Optional
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from mmengine.logging import MMLogger
 from torch import Tensor
@@ -28,6 +29,39 @@ class FrozenStateMixin:
 
     _sources: Dict[str, str]
     load_report: Optional[dict]
+    lazy_init_weights: bool = False
+    # (parts, config key, path, loader) of init-only weights not loaded yet
+    _deferred: List[Tuple[Tuple[str, ...], str, str, Callable]]
+
+    def _init_only(self, parts: Tuple[str, ...], key: str, path: str,
+                   load: Callable[[str], None]) -> None:
+        """Load initialisation-only weights (a detector checkpoint, a
+        pretrained directory) now, or with ``lazy_init_weights`` only when
+        a loaded checkpoint lacks keys of ``parts`` (see
+        :meth:`_load_deferred`)."""
+        if self.lazy_init_weights:
+            self._deferred.append((tuple(parts), key, path, load))
+        else:
+            load(path)
+
+    def _load_deferred(self, incoming: Set[str]) -> None:
+        """Load the deferred weights of every part whose frozen keys the
+        incoming state dict lacks; a missing source is an error naming
+        it."""
+        absent = [k for k in self.frozen_state_keys() if k not in incoming]
+        for parts, key, path, load in list(self._deferred):
+            need = [k for k in absent if k.split('.', 1)[0] in parts]
+            if not need:
+                continue
+            if not osp.exists(path):
+                raise FileNotFoundError(
+                    f'model.{key} {path!r} not found: the checkpoint holds '
+                    f'no weights for {len(need)} frozen keys of '
+                    f'{"/".join(parts)} (e.g. {need[0]!r}; frozen parts '
+                    'are kept out of checkpoints), so they must come from '
+                    'it')
+            load(path)
+            self._deferred.remove((parts, key, path, load))
 
     def register_frozen_state_hooks(self) -> None:
         """Drop frozen keys on save, keep the built ones on load."""
@@ -90,12 +124,14 @@ class FrozenStateMixin:
     @staticmethod
     def _fill_frozen_hook(module, state_dict, prefix, local_metadata, strict,
                           missing_keys, unexpected_keys, error_msgs):
-        current = module._persistent_state()
-        frozen = set(module.frozen_state_keys())
         incoming = {
             k[len(prefix):]
             for k in state_dict if k.startswith(prefix)
         }
+        if getattr(module, '_deferred', None):
+            module._load_deferred(incoming)
+        current = module._persistent_state()
+        frozen = set(module.frozen_state_keys())
         report = dict(checkpoint=[], kept={}, missing=[], unexpected=[])
         for key, val in current.items():
             if key in incoming:

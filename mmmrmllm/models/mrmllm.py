@@ -47,6 +47,9 @@ from .wiring import (
 
 __all__ = ['MRMLLM', 'Detections', 'PerceptionState']
 
+# the parts an InstructBLIP / BLIP-2 directory provides weights for
+MLLM_PARTS = ('vision_encoder', 'fusion', 'language_projection', 'llm')
+
 
 @MODELS.register_module()
 class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
@@ -125,6 +128,15 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             then BOS + the prompt text) and the instruction switches below
             default to InstructBLIP's (docs/model.md, "InstructBLIP
             layout").
+        lazy_init_weights (bool): Inference from a checkpoint: do not
+            load the initialisation-only weights (``detector_checkpoint``,
+            ``pretrained_mllm``'s weights) at build time; load each only
+            if a checkpoint loaded later lacks keys it provides (frozen
+            parts are kept out of checkpoints), and then fail naming it if
+            it is missing. ``pretrained_mllm``'s config and tokenizers are
+            still read. Set by the inference tools
+            (:func:`mmmrmllm.utils.config.for_inference`). Defaults to
+            False.
         drop_mask_branch (bool): Build an instance-segmentation detector
             (Mask R-CNN, Cascade Mask R-CNN, HTC, ...) without its mask
             branch, to train it on box-only data (logged). Without it, such
@@ -187,9 +199,10 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                  instruction_tokenizer: Optional[str] = None,
                  instruction_text: Optional[str] = None,
                  soft_answer_weight: float = 0.0,
+                 lazy_init_weights: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         check_variant(variant, detector, vision_encoder, fusion, llm,
-                      detection_source)
+                      detection_source, pretrained_mllm)
         det_cfg = None if detector is None or variant == 'mllm_only' \
             else detector_config(detector, drop_mask_branch)
         joint = variant == 'joint'
@@ -209,7 +222,9 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             data_preprocessor=MODELS.build(
                 preprocessor_cfg(data_preprocessor, det_cfg, variant)),
             init_cfg=init_cfg)
-        self._sources: Dict[str, str] = {}
+        # where each part's weights came from; init-only ones not loaded
+        self._sources, self._deferred = {}, []
+        self.lazy_init_weights = lazy_init_weights
         self.detector = self.det_adapter = None
         if det_cfg is not None:
             self._build_detector(det_cfg, detector_checkpoint)
@@ -229,10 +244,7 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                               box_token_targets, neck_ch)
         self._label_cache: Dict[tuple, Tensor] = {}
         self.part_timer = None  # set by PartTimer.attach (benchmark, ...)
-        self.load_report: Optional[dict] = None
-        self.pretrained_report: Optional[dict] = None
-        if pretrained_mllm is not None:
-            self._load_pretrained_mllm(pretrained_mllm)
+        self.load_report = self.pretrained_report = None
         self.instruction_tokenizer = load_instruction_tokenizer(
             instruction_tokenizer, self.llm, self.fusion) \
             if use_instruction and self.fusion is not None else None
@@ -253,8 +265,12 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         if not any(p.is_meta for p in self.detector.parameters()):
             self.detector.init_weights()
         if checkpoint is not None:
-            load_detector_checkpoint(self.detector, checkpoint)
-            self._sources['detector'] = checkpoint
+            self._init_only(('detector', ), 'detector_checkpoint',
+                            checkpoint, self._load_detector)
+
+    def _load_detector(self, path: str) -> None:
+        load_detector_checkpoint(self.detector, path)
+        self._sources['detector'] = path
 
     def _build_mllm(self, vision_encoder, fusion, llm, generation_cfg,
                     neck_ch, pretrained_mllm=None) -> None:
@@ -282,6 +298,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             self.llm.generation_cfg.update(generation_cfg)
         self.language_projection = nn.Linear(self.fusion.hidden_size,
                                              self.llm.hidden_size)
+        if pretrained_mllm is not None:
+            self._load_pretrained_mllm(pretrained_mllm)
 
     def _build_couplings(self, feedback, perception_encoder,
                          prompt_generator, box_token_targets,
@@ -307,13 +325,14 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             self.prompt_generator = MODELS.build(pg)
 
     def _load_pretrained_mllm(self, path: str) -> None:
-        if self.variant == 'detector_only':
-            raise ValueError('pretrained_mllm needs the MLLM parts; '
-                             "variant='detector_only' has none")
         if not os.path.exists(path):
             raise FileNotFoundError(
                 f'pretrained_mllm {path!r} not found (a local '
                 'InstructBLIP / BLIP-2 save_pretrained directory)')
+        self._init_only(MLLM_PARTS, 'pretrained_mllm', path,
+                        self._load_mllm_weights)
+
+    def _load_mllm_weights(self, path: str) -> None:
         self.pretrained_report = load_instructblip(self, path)
 
     def init_weights(self) -> None:

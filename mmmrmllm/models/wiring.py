@@ -135,8 +135,11 @@ def need_channels(value, part: str, key: str):
 
 
 def check_variant(variant: str, detector, vision_encoder, fusion, llm,
-                  detection_source: str) -> None:
+                  detection_source: str, pretrained_mllm=None) -> None:
     """Refuse a variant without the parts it needs."""
+    if variant == 'detector_only' and pretrained_mllm is not None:
+        raise ValueError('pretrained_mllm needs the MLLM parts; '
+                         "variant='detector_only' has none")
     if variant not in VARIANTS:
         raise ValueError(
             f'variant must be one of {VARIANTS}, got {variant!r}')

@@ -131,3 +131,23 @@ def check_config(cfg: Config, options: dict) -> None:
                 raise ConfigError(f'unknown config key {key!r}: no {part!r} '
                                   f'in {where}{hint}')
             walked.append(part)
+
+
+def for_inference(cfg: Config) -> Config:
+    """Build ``cfg.model`` for inference from a checkpoint: models that
+    take ``lazy_init_weights`` (:class:`MRMLLM`) then load their
+    initialisation-only weights (``detector_checkpoint``, a pretrained
+    directory's weights) only for the frozen keys a checkpoint lacks, so
+    that a checkpoint holding every weight needs no other file.
+
+    Args:
+        cfg (Config): Changed in place.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    model = cfg.get('model')
+    if isinstance(model, dict) and 'lazy_init_weights' in (
+            accepted_keys(model.get('type')) or ()):
+        model['lazy_init_weights'] = True
+    return cfg

@@ -134,6 +134,10 @@ def build(args, variant):
     cfg = cfg.model
     cfg = copy.deepcopy(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg)
     cfg['variant'] = variant
+    # timing needs no trained weights: never load the init-only ones
+    cfg['lazy_init_weights'] = True
+    if variant == 'detector_only':
+        cfg['pretrained_mllm'] = None
     cfg.setdefault('class_names', CLASSES)
     if cfg.get('prompt_generator') is not None:
         cfg['prompt_generator']['max_objects'] = args.max_objects

@@ -1,0 +1,140 @@
+"""The README's commands after ``make demo`` run as written.
+
+``tools/demo.py --smoke`` runs the main job's stages and code paths at tiny
+sizes; then every command of the README's "After `make demo`" block is
+read from ``README.md`` itself and run on the smoke job's files (its work
+dir and data in place of ``work_dirs/demo`` and ``data/cornershapes``):
+the web demo until it serves, ``infer.py``, ``test.py`` and the benchmark
+with a small repeat count. A README edit that breaks a command fails here.
+"""
+import json
+import os
+import os.path as osp
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+README = osp.join(ROOT, 'README.md')
+SECTION = '### After `make demo`'
+JOINT = osp.join(ROOT, 'configs', 'mrmllm',
+                 'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py')
+ENV = dict(os.environ, HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1')
+
+
+def readme_commands(text: str, section: str = SECTION) -> list:
+    """The shell commands of the first ``bash`` block after ``section``
+    (continuation lines joined, comments dropped)."""
+    start = text.index(section)
+    block = re.search(r'```bash\n(.*?)```', text[start:], re.S).group(1)
+    commands, current = [], ''
+    for line in block.splitlines():
+        line = line.split(' #')[0].rstrip() if not line.startswith(
+            '#') else ''
+        if not line:
+            continue
+        current += ' ' + line.rstrip('\\').strip()
+        if not line.endswith('\\'):
+            commands.append(current.strip())
+            current = ''
+    return commands
+
+
+def test_readme_commands_are_parsed():
+    text = ('intro\n### After `make demo`\nwords\n```bash\n# a comment\n'
+            'python a.py x \\\n    --y 1 \\\n    --z "q r"\n'
+            'python b.py  # note\n```\n```bash\npython c.py\n```\n')
+    assert readme_commands(text) == ['python a.py x --y 1 --z "q r"',
+                                     'python b.py']
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _serve_until_up(argv: list, port: int, cwd: str,
+                    timeout: float = 180) -> str:
+    """Start the web demo, wait until its page answers, stop it."""
+    proc = subprocess.Popen(argv + ['--port', str(port)], cwd=cwd, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail('the web demo exited: ' + proc.stdout.read())
+            try:
+                with urllib.request.urlopen(f'http://127.0.0.1:{port}/',
+                                            timeout=5) as page:
+                    return page.read().decode('utf-8', 'replace')
+            except OSError:
+                time.sleep(1)
+        pytest.fail('the web demo did not serve within the timeout')
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_readme_commands_after_make_demo(tmp_path):
+    work = tmp_path / 'demo'
+    res = subprocess.run(
+        [sys.executable, 'tools/demo.py', '--smoke', '--work-dir',
+         str(work)], cwd=ROOT, env=ENV, capture_output=True, text=True,
+        timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    summary = json.loads((work / 'summary.json').read_text())
+    files = summary['files']
+    assert files == dict(config=str(work / 'config.py'),
+                         checkpoint=str(work / 'iter_2.pth'))
+    for path in files.values():
+        assert osp.isfile(path), path
+    # the README names the files the full job writes: its checkpoint is
+    # the joint config's last iteration
+    iters = Config.fromfile(JOINT).train_cfg.max_iters
+    full_ckpt = f'work_dirs/demo/iter_{iters}.pth'
+    swaps = ((full_ckpt, files['checkpoint']),
+             ('work_dirs/demo/config.py', files['config']),
+             ('work_dirs/demo', str(work)),
+             ('data/cornershapes', str(work / 'data')))
+
+    with open(README) as f:
+        commands = readme_commands(f.read())
+    seen = set()
+    for command in commands:
+        assert full_ckpt in command or 'benchmark' in command, command
+        for old, new in swaps:
+            command = command.replace(old, new)
+        argv = shlex.split(command)
+        assert argv[0] == 'python', command
+        # run from elsewhere, so that nothing is written into the checkout
+        argv[0], argv[1] = sys.executable, osp.join(ROOT, argv[1])
+        tool = osp.basename(argv[1])
+        seen.add(tool)
+        if tool == 'webui.py':
+            page = _serve_until_up(argv, _free_port(), str(tmp_path))
+            assert 'gradio' in page.lower(), page[:500]
+            continue
+        if tool == 'benchmark.py':
+            argv += ['--iters', '1', '--warmup', '0']
+        res = subprocess.run(argv, cwd=str(tmp_path), env=ENV,
+                             capture_output=True, text=True, timeout=600)
+        out = res.stdout + res.stderr
+        assert res.returncode == 0, command + '\n' + out[-4000:]
+        if tool == 'test.py':
+            assert re.search(r'vqa/acc: \d', out), out[-2000:]
+        if tool == 'infer.py':
+            assert 'how many circles are there?' in out, out[-2000:]
+    assert seen == {'webui.py', 'infer.py', 'test.py', 'benchmark.py'}
