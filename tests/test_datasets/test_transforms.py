@@ -140,7 +140,10 @@ def test_crop_refused_unless_skipped(sample):
 
 
 def test_flip_then_crop_still_refused(sample):
-    with pytest.raises(ValueError):
+    # the flip was made consistent with the text; the crop after it is not
+    with pytest.raises(ValueError, match=r'a crop, translation, flip or '
+                       r'warp changed the image \(wrap the transform in '
+                       r'SkipIfQuestions\)'):
         pipeline(
             dict(type='RandomFlipWithText', prob=1.0),
             dict(type='RandomCrop', crop_size=(30, 30)))(
