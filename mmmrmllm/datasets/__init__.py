@@ -7,6 +7,7 @@ from .cornershapes import (
     generate_cornershapes,
 )
 from .json_dataset import MRMLLMJsonDataset
+from .pope import build_pope_questions
 from .samplers import MixedRatioSampler
 from .transforms import (
     EncoderView,
@@ -22,5 +23,5 @@ __all__ = [
     'CornerShapesImageTextStream', 'CornerShapesTextDataset',
     'generate_cornershapes', 'MRMLLMJsonDataset', 'MixedRatioSampler',
     'EncoderView', 'PackMRMLLMInputs', 'RandomFlipWithText',
-    'SkipIfQuestions', 'GQADataset', 'VQAv2Dataset'
+    'SkipIfQuestions', 'GQADataset', 'VQAv2Dataset', 'build_pope_questions'
 ]

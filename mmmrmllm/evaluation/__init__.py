@@ -1,7 +1,13 @@
-from .functional import match_gts, normalize_answer, vqa_score
-from .metrics import CornerRecall, GQAAccuracy, MRMLLMCocoMetric, VQAAccuracy
+from .functional import match_gts, normalize_answer, pope_answer, vqa_score
+from .metrics import (
+    CornerRecall,
+    GQAAccuracy,
+    MRMLLMCocoMetric,
+    POPEMetric,
+    VQAAccuracy,
+)
 
 __all__ = [
     'MRMLLMCocoMetric', 'CornerRecall', 'VQAAccuracy', 'GQAAccuracy',
-    'normalize_answer', 'vqa_score', 'match_gts'
+    'POPEMetric', 'normalize_answer', 'vqa_score', 'match_gts', 'pope_answer'
 ]

@@ -13,15 +13,16 @@ and LLM from the cached pre-training stages, same data, iterations, batch
 and images seen) with some switches changed; only the joint stage's seed
 differs between seeds. Each run trains in its own process (log under
 ``<work-dir>/logs``), resumes from its last checkpoint if it was killed, is
-evaluated on ``val``, ``corner`` and ``novel`` and appended to
+evaluated on ``val``, ``corner`` and ``novel`` (and, with an LLM, on
+POPE's probes of each split: F1 per negative sampling under ``pope``; the
+probes are built once under ``<data-root>/pope``) and appended to
 ``docs/results/cornershapes.json`` as soon as it finishes; a rerun skips
-the runs already there. ``docs/results.md`` and the bar plot are rewritten
-after each run.
+the runs already there. ``docs/results.md`` and the bar plot
+(``ablation_report.py``) are rewritten after each run.
 """
 import argparse
 import copy
 import json
-import math
 import os
 import os.path as osp
 import statistics
@@ -33,50 +34,23 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 
-CONFIG = osp.join('configs', 'mrmllm',
-                  'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py')
-SPLITS = ('val', 'corner', 'novel')
-OFF = dict(use_det_feats_in_fusion=False, use_feedback=False,
-           use_box_tokens=False, use_perception_prompt=False)
-# name → (model switches on top of the joint config, what it means)
-VARIANTS = {
-    'detector_only': (dict(variant='detector_only'),
-                      'the detector alone (baseline)'),
-    'mllm_only': (dict(variant='mllm_only'),
-                  'the MLLM alone: same pretrained LLM, no detector, no '
-                  'perception prompt (baseline)'),
-    'joint_no_coupling': (dict(OFF), 'both trained together, every '
-                          'coupling off: shared training only'),
-    'fusion': (dict(OFF, use_det_feats_in_fusion=True),
-               '+ shared query fusion (detector features in the fusion '
-               'memory)'),
-    'fusion_feedback': (dict(OFF, use_det_feats_in_fusion=True,
-                             use_feedback=True),
-                        '+ perception feedback into the detector'),
-    'fusion_feedback_detach': (dict(OFF, use_det_feats_in_fusion=True,
-                                    use_feedback=True,
-                                    detach_perception=True),
-                               '+ feedback, LM gradient stopped at the '
-                               'detector (detach_perception)'),
-    'box_tokens': (dict(OFF, use_det_feats_in_fusion=True,
-                        use_feedback=True, use_box_tokens=True),
-                   '+ box tokens'),
-    'mrmllm': (dict(), 'full MR-MLLM (+ perception prompt)'),
-    'concat_fusion': (dict(fusion=dict(perception_merge='concat')),
-                      'full MR-MLLM, concat fusion variant'),
-    # an attempt to make the coupling work: the gates stay ~1e-3 after
-    # training from zero, so start them open
-    'mrmllm_open_gates': (dict(fusion=dict(p_gate_init=0.1),
-                               feedback=dict(gate_init=0.1)),
-                          'full MR-MLLM, fusion and feedback gates start at '
-                          '0.1 instead of 0'),
-}
-MAIN = ('mrmllm', 'detector_only', 'mllm_only')
-# run order: the main comparison first, then the ablations, then seeds
-PLAN = ([(v, 0) for v in MAIN] + [(v, 1) for v in MAIN] +
-        [(v, 0) for v in VARIANTS if v not in MAIN] +
-        [(v, 2) for v in MAIN])
-RESULTS = osp.join('docs', 'results', 'cornershapes.json')
+from ablation_grid import (  # noqa: E402
+    CONFIG,
+    PLAN,
+    POPE_CONFIG,
+    POPE_TEMPLATE,
+    RESULTS,
+    SPLITS,
+    VARIANTS,
+)
+from ablation_report import (  # noqa: E402,F401
+    comparisons,
+    done,
+    load_results,
+    report,
+    save_results,
+    table,
+)
 
 
 def parse_args():
@@ -102,28 +76,6 @@ def parse_args():
     p.add_argument('--stage-outputs', help=argparse.SUPPRESS)
     return p.parse_args()
 
-
-# ------------------------------------------------------------- results file
-def load_results(path):
-    if not osp.isfile(path):
-        return dict(runs=[])
-    with open(path) as f:
-        return json.load(f)
-
-
-def save_results(path, results):
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, path)
-
-
-def done(results, variant, seed, iters):
-    return any(r['variant'] == variant and r['seed'] == seed
-               and r.get('iters') == iters for r in results['runs'])
-
-
 # --------------------------------------------------------------- one run
 def metrics_for(evaluator, mode):
     """The evaluator without the metrics a baseline has no outputs for
@@ -141,6 +93,51 @@ def metrics_for(evaluator, mode):
         if not any(s in name(m) for s in skip)
     ]
     return evaluator
+
+
+def ensure_pope(data_root):
+    """Build the POPE probes of each split unless they are there, built
+    with :data:`POPE_TEMPLATE`."""
+    from mmmrmllm.datasets.pope import write_pope_questions
+    for split in SPLITS:
+        out = osp.join(data_root, 'pope', f'{split}.json')
+        if osp.isfile(out):
+            with open(out) as f:
+                meta = json.load(f)['metainfo'].get('pope', {})
+            if meta.get('template') == POPE_TEMPLATE:
+                continue
+        # three classes: one present and one absent class per image
+        write_pope_questions(
+            osp.join(data_root, 'annotations', f'{split}.json'), out,
+            min_classes=1, template=POPE_TEMPLATE)
+
+
+def evaluate_pope(cfg, args, ckpt):
+    """POPE's F1 and yes-ratio per sampling on each split, one test pass
+    over a split's probes (all samplings together).
+
+    Returns:
+        dict: ``{split: dict(pope={sampling: F1}, pope_yes_ratio=...)}``.
+    """
+    import demo
+    from mmengine.config import Config
+
+    from mmmrmllm.datasets.pope import SAMPLINGS
+    ensure_pope(args.data_root)
+    pope = Config.fromfile(POPE_CONFIG)
+    demo.set_data_root(pope, args.data_root)
+    cfg = copy.deepcopy(cfg)
+    out = {}
+    for split in SPLITS:
+        cfg[f'pope_{split}_dataset'] = pope[f'pope_{split}_dataset']
+        cfg[f'pope_{split}_evaluator'] = pope.pope_evaluator
+        metrics, _ = demo.evaluate(cfg, f'pope_{split}', ckpt, cfg.work_dir,
+                                   0)
+        out[split] = {
+            key: {s: metrics.get(f'pope/{s}_{name}') for s in SAMPLINGS}
+            for key, name in (('pope', 'f1'), ('pope_yes_ratio', 'yes_ratio'))
+        }
+    return out
 
 
 def run_one(args, variant, seed):
@@ -200,6 +197,9 @@ def run_one(args, variant, seed):
         row[split]['majority'] = summary['majority']
         if split == 'val':
             row.update(demo.mechanism_stats(runner))
+    if cfg.model.get('variant', 'joint') != 'detector_only':
+        for split, pope in evaluate_pope(cfg, args, ckpt).items():
+            row[split].update(pope)
     row['minutes'] = round((time.perf_counter() - start) / 60, 2)
     row['train_minutes'] = round(train_min, 2)
     results = load_results(args.results)
@@ -209,180 +209,6 @@ def run_one(args, variant, seed):
                 and r.get('iters') == iters)
     ] + [row]
     save_results(args.results, results)
-
-
-# ---------------------------------------------------------------- report
-def mean_std(values):
-    values = [v for v in values if v is not None and v >= 0]
-    if not values:
-        return None, None
-    if len(values) == 1:
-        return values[0], None
-    return statistics.mean(values), statistics.stdev(values)
-
-
-def fmt(values):
-    m, s = mean_std(values)
-    if m is None:
-        return '–'
-    return f'{m:.3f}' if s is None else f'{m:.3f} ± {s:.3f}'
-
-
-def rows_by_variant(results, iters=None):
-    out = {}
-    for r in results['runs']:
-        if iters is None or r.get('iters') == iters:
-            out.setdefault(r['variant'], []).append(r)
-    return out
-
-
-def table(results):
-    rows = rows_by_variant(results)
-    head = ('| variant | seeds | val mAP | corner mAP | novel mAP | val VQA '
-            '| corner VQA | novel VQA | val colour | min/run |')
-    lines = [head, '|' + '---|' * 10]
-    for name in VARIANTS:
-        runs = rows.get(name)
-        if not runs:
-            continue
-
-        def get(split, key, runs=runs):
-            return [r[split].get(key) for r in runs if split in r]
-
-        lines.append(
-            f'| `{name}` | {len(runs)} | {fmt(get("val", "bbox_mAP"))} | '
-            f'{fmt(get("corner", "bbox_mAP"))} | '
-            f'{fmt(get("novel", "bbox_mAP"))} | '
-            f'{fmt(get("val", "vqa_acc"))} | '
-            f'{fmt(get("corner", "vqa_acc"))} | '
-            f'{fmt(get("novel", "vqa_acc"))} | '
-            f'{fmt([r["val"]["vqa_acc_by_type"].get("colour") for r in runs])}'
-            f' | {statistics.mean(r["minutes"] for r in runs):.1f} |')
-    return '\n'.join(lines)
-
-
-def comparisons(results):
-    rows = rows_by_variant(results)
-    out = []
-
-    def diff(a, b, split, key, target, label):
-        if a not in rows or b not in rows:
-            out.append(f'- {label}: not measured yet')
-            return
-        ma, sa = mean_std([r[split].get(key) for r in rows[a]])
-        mb, sb = mean_std([r[split].get(key) for r in rows[b]])
-        if ma is None or mb is None:
-            out.append(f'- {label}: not measured yet')
-            return
-        d = ma - mb
-        noise = max(s for s in (sa, sb, 0.0) if s is not None)
-        seeds = min(len(rows[a]), len(rows[b]))
-        verdict = 'met' if d >= target and (seeds > 1 and abs(d) > noise) \
-            else ('within noise' if seeds > 1 and abs(d) <= noise
-                  else ('missed' if d < target else
-                        'met on one seed (noise unknown)'))
-        out.append(f'- {label}: {ma:.3f} vs {mb:.3f}, difference '
-                   f'{d:+.3f} (target {target:+.2f}; std {noise:.3f}; '
-                   f'{seeds} seed(s)): **{verdict}**')
-
-    diff('mrmllm', 'detector_only', 'corner', 'bbox_mAP', 0.03,
-         'corner mAP, MR-MLLM vs detector only')
-    diff('mrmllm', 'detector_only', 'val', 'bbox_mAP', -0.01,
-         'val mAP, MR-MLLM vs detector only (no loss)')
-    diff('mrmllm', 'mllm_only', 'val', 'vqa_acc', 0.10,
-         'val VQA, MR-MLLM vs MLLM only')
-    diff('mrmllm', 'mllm_only', 'corner', 'vqa_acc', 0.10,
-         'corner VQA, MR-MLLM vs MLLM only')
-    return '\n'.join(out)
-
-
-def plot(results, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    rows = rows_by_variant(results)
-    names = [n for n in VARIANTS if n in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, key, title in ((axes[0], 'bbox_mAP', 'bbox mAP'),
-                           (axes[1], 'vqa_acc', 'VQA accuracy')):
-        width = 0.8 / len(SPLITS)
-        for k, split in enumerate(SPLITS):
-            means, stds = [], []
-            for n in names:
-                m, s = mean_std([r.get(split, {}).get(key)
-                                 for r in rows[n]])
-                means.append(math.nan if m is None else m)
-                stds.append(0.0 if s is None else s)
-            xs = [i + (k - 1) * width for i in range(len(names))]
-            ax.bar(xs, means, width, yerr=stds, label=split, capsize=2)
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=35, ha='right', fontsize=8)
-        ax.set_title(title)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def report(args):
-    results = load_results(args.results)
-    out_dir = osp.dirname(args.results)
-    png = osp.join(out_dir, 'cornershapes.png')
-    if results['runs']:
-        plot(results, png)
-    total = sum(r['minutes'] for r in results['runs'])
-    planned = len(PLAN)
-    meaning = '\n'.join(f'| `{n}` | {d} |' for n, (_, d) in VARIANTS.items())
-    gates = '\n'.join(
-        f'| `{r["variant"]}` | {r["seed"]} | ' + ', '.join(
-            f'{k.split(".")[-1] if "layer" not in k else k.split(".")[-2]}'
-            f'={v:.4f}' for k, v in sorted(r.get('gates', {}).items())) +
-        f' | {r.get("soft_token_spread")} |' for r in results['runs'])
-    # the written analysis (kept by hand next to the numbers it discusses)
-    notes = osp.join(out_dir, 'analysis.md')
-    analysis = ''
-    if osp.isfile(notes):
-        with open(notes) as f:
-            analysis = '\n' + f.read().strip() + '\n'
-    text = f"""# Results: does the mutual reinforcement show on CornerShapes?
-
-Produced by `python tools/analysis_tools/ablation_study.py` (resumable;
-raw numbers in `docs/results/cornershapes.json`). Every row trains the
-main job's joint stage (`{CONFIG}`: DINO R-18 from the detector
-pre-training stage, the 4-layer Llama from the language pre-training stage,
-250 iterations, batch 8, the same data and images seen) with the switches
-below, and is evaluated on `val` (common looks), `corner` (corner-case
-looks the detector never saw boxes of) and `novel` (unseen looks).
-Seeds change the joint stage only. Tuned on `val` only. 2 CPU cores.
-
-Runs done: {len(results["runs"])} of the {planned} planned; compute so far
-{total:.0f} min. Mean ± std over seeds where there are several.
-
-{table(results) if results["runs"] else "(no run yet)"}
-
-![main rows](results/cornershapes.png)
-
-## The paper's claims, measured
-
-{comparisons(results)}
-
-A difference counts only outside one std across seeds.
-{analysis}
-## Rows
-
-| variant | meaning |
-|---|---|
-{meaning}
-
-## Gates after training (mean |g|) and soft-token spread
-
-| variant | seed | gates | spread |
-|---|---|---|---|
-{gates}
-"""
-    with open(osp.join(osp.dirname(out_dir), 'results.md'), 'w') as f:
-        f.write(text)
-
 
 # ------------------------------------------------------------------ main
 def stage_outputs(args):
