@@ -19,7 +19,6 @@
 #     configs/mrmllm/
 #       mrmllm_dino_4scale_r50_vicuna_7b_8xb2_60ki_coco_vqav2_stage2_lora.py
 # (to start one stage from another's weights: `--cfg-options load_from=`).
-from mmengine._strategy import FSDPStrategy
 from mmengine.config import read_base
 from mmengine.optim import CosineAnnealingLR, LinearLR
 from mmengine.runner import (
@@ -28,8 +27,14 @@ from mmengine.runner import (
     TestLoop,
     ValLoop,
 )
-from torch.distributed.fsdp.wrap import size_based_auto_wrap_policy
 from torch.optim import AdamW
+
+from mmmrmllm.engine import (
+    FrozenStateFSDPStrategy,
+    PartwiseClipOptimWrapper,
+    PartwiseClipOptimWrapperConstructor,
+    block_auto_wrap_policy,
+)
 
 with read_base():
     from ._base_.datasets.coco_vqav2_coda import *  # noqa: F401,F403
@@ -133,8 +138,14 @@ val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
 
 optim_wrapper = dict(
+    type=PartwiseClipOptimWrapper,
+    constructor=PartwiseClipOptimWrapperConstructor,
     optimizer=dict(type=AdamW, lr=1e-4, weight_decay=0.05),
-    clip_grad=dict(max_norm=1.0, norm_type=2),
+    # one norm over all trained parameters (``default``). Not OptimWrapper's
+    # clip_grad: under FSDP each rank holds a shard of the gradients and it
+    # would clip every rank by its own shard's norm; this wrapper combines
+    # the shards' norms (tests/test_engine/test_fsdp.py)
+    clip_grad=dict(default=dict(max_norm=1.0), norm_type=2),
     paramwise_cfg=dict(
         custom_keys={
             # stage 1 keeps the detector as loaded (lr_mult=0)
@@ -153,14 +164,19 @@ param_scheduler = [
 
 # 7B on 8 GPUs: FSDP through MMEngine's FlexibleRunner (README, "Memory
 # plan"). Frozen and trainable parameters share FSDP units, hence
-# use_orig_params.
+# use_orig_params. Units are the layers of each stack (>= 1e7 parameters)
+# and the bf16 LLM's leaves: a unit around a part called by a method other
+# than forward (the detector, the LLM's generate) would hand it sharded
+# weights, and a unit holds one dtype (block_auto_wrap_policy). Run on a
+# CPU with the tiny model by tests/test_engine/test_fsdp.py.
+# FrozenStateFSDPStrategy: MMEngine's FSDPStrategy whose checkpoints leave
+# out the frozen weights, as without FSDP.
 runner_type = FlexibleRunner
 strategy = dict(
-    type=FSDPStrategy,
+    type=FrozenStateFSDPStrategy,
     model_wrapper=dict(
         auto_wrap_policy=dict(
-            type=size_based_auto_wrap_policy,
-            min_num_params=int(1e7)),
+            type=block_auto_wrap_policy, min_num_params=int(1e7)),
         use_orig_params=True),
     state_dict_cfg='full')
 default_hooks.checkpoint.interval = 5000  # noqa: F405

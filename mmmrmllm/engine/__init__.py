@@ -1,2 +1,3 @@
+from .fsdp import FrozenStateFSDPStrategy, block_auto_wrap_policy  # noqa: F401,E501
 from .hooks import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403

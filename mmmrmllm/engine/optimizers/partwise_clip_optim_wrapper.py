@@ -30,7 +30,11 @@ class PartwiseClipMixin:
 
     Names come from the model: :class:`PartwiseClipOptimWrapperConstructor`
     binds it at build time, else the first ``optim_context(model)`` does
-    (``BaseModel.train_step`` enters it). Model wrappers (DDP) are unwrapped.
+    (``BaseModel.train_step`` enters it). Model wrappers (DDP, FSDP) are
+    unwrapped. Under FSDP each rank holds a shard of every gradient: the
+    shards' norms are combined over the process group, so every rank clips
+    by the norm of the whole gradient, as without sharding (OptimWrapper's
+    own ``clip_grad`` clips each rank by its shard's norm).
 
     Args:
         clip_grad (dict, optional): ``parts``: part prefix -> kwargs of
@@ -57,6 +61,8 @@ class PartwiseClipMixin:
             part: self._clip_kwargs(c) for part, c in parts.items()}
         self.part_cfgs[None] = self._clip_kwargs(default)
         self._param_parts: Optional[Dict[int, Optional[str]]] = None
+        self._parts: List[Optional[str]] = []
+        self._shard_group = None
         # a truthy value makes ``step`` call ``_clip_grad`` (after unscaling
         # the gradients, for AMP)
         self.clip_grad_kwargs = dict(clip_grad) if clip_grad else {}
@@ -77,9 +83,12 @@ class PartwiseClipMixin:
         Raises:
             ValueError: If a part prefix matches no parameter of the model.
         """
+        self._shard_group = _shard_group(model)
         if is_model_wrapper(model):
             model = model.module
-        named = list(model.named_parameters())
+        # nested FSDP units put their wrapper's name into the path
+        named = [(_clean(name), param)
+                 for name, param in model.named_parameters()]
         prefixes = sorted((p for p in self.part_cfgs if p is not None),
                           key=len, reverse=True)
         for part in list(prefixes):
@@ -103,6 +112,8 @@ class PartwiseClipMixin:
         self._param_parts = {
             id(param): next((p for p in prefixes if _matches(name, p)), None)
             for name, param in named}
+        # every rank walks the parts in this order (one collective for all)
+        self._parts = sorted(prefixes) + [None]
 
     @contextmanager
     def optim_context(self, model: nn.Module):
@@ -126,19 +137,76 @@ class PartwiseClipMixin:
                     part = self._param_parts.get(id(param))
                     groups[part].append(param)
         norms = []
-        for part, params in groups.items():
+        for part, norm in self._part_norms(groups).items():
             cfg = self.part_cfgs[part]
-            if cfg is None:  # log only
-                norm = torch.nn.utils.get_total_norm(
-                    [p.grad for p in params], self.norm_type)
-            else:
-                norm = torch.nn.utils.clip_grad_norm_(params, **cfg)
+            if cfg is not None and groups[part]:
+                torch.nn.utils.clip_grads_with_norm_(
+                    groups[part], cfg['max_norm'], norm,
+                    foreach=cfg.get('foreach'))
             norms.append(norm)
             self.message_hub.update_scalar(
                 f'train/grad_norm.{part or "default"}', float(norm))
         if norms:
             total = torch.nn.utils.get_total_norm(norms, self.norm_type)
             self.message_hub.update_scalar('train/grad_norm', float(total))
+
+    def _part_norms(self, groups: Dict[Optional[str], List[torch.Tensor]]
+                    ) -> Dict[Optional[str], torch.Tensor]:
+        """Pre-clip gradient norm of each part that has gradients.
+
+        Under FSDP each rank holds a disjoint shard of every gradient: the
+        local norms are combined over the shard group, so every rank
+        clips by the norm of the whole (unsharded) gradient.
+        """
+        if self._shard_group is None:
+            return {
+                part: torch.nn.utils.get_total_norm(
+                    [p.grad for p in params], self.norm_type)
+                for part, params in groups.items()}
+        import torch.distributed as dist
+        local = []
+        for part in self._parts:
+            grads = [p.grad for p in groups.get(part, [])]
+            norm = torch.nn.utils.get_total_norm(
+                grads, self.norm_type) if grads else torch.zeros(())
+            local.append(torch.stack([norm.float().cpu(),
+                                      torch.tensor(float(len(grads)))]))
+        local = torch.stack(local).to(self._shard_device())
+        if self.norm_type == float('inf'):
+            dist.all_reduce(local, dist.ReduceOp.MAX, group=self._shard_group)
+            totals = local[:, 0]
+        else:
+            local[:, 0] = local[:, 0]**self.norm_type
+            dist.all_reduce(local, group=self._shard_group)
+            totals = local[:, 0]**(1.0 / self.norm_type)
+        return {part: totals[i].cpu() for i, part in enumerate(self._parts)
+                if local[i, 1] > 0}
+
+    def _shard_device(self) -> torch.device:
+        import torch.distributed as dist
+        if dist.get_backend(self._shard_group) == 'gloo':
+            return torch.device('cpu')
+        return torch.device('cuda', torch.cuda.current_device())
+
+
+def _shard_group(model: nn.Module):
+    """The process group a FSDP-wrapped ``model`` shards over, else None
+    (DDP and single-process gradients are whole on every rank)."""
+    from torch.distributed.fsdp import (
+        FullyShardedDataParallel,
+        ShardingStrategy,
+    )
+    if not isinstance(model, FullyShardedDataParallel):
+        return None
+    if model.sharding_strategy == ShardingStrategy.NO_SHARD:
+        return None
+    return model.process_group
+
+
+def _clean(name: str) -> str:
+    from torch.distributed.fsdp._common_utils import FSDP_WRAPPED_MODULE
+    return name.replace(FSDP_WRAPPED_MODULE + '.', '')
+
 
 @OPTIM_WRAPPERS.register_module()
 class PartwiseClipOptimWrapper(PartwiseClipMixin, OptimWrapper):
