@@ -1,12 +1,16 @@
 import json
+from unittest import mock
 
+import numpy as np
 import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.evaluator import Evaluator
+from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
 
 from mmmrmllm.evaluation import CornerRecall, MRMLLMCocoMetric
+from mmmrmllm.evaluation.functional.recall import box_iou, match_gts
 
 CLASSES = ('circle', 'square')
 GT = {
@@ -143,3 +147,85 @@ def test_evaluator_over_mixed_batch():
     assert result['corner/AR_corner'] == pytest.approx(1.0)
     assert result['vqa/acc'] == pytest.approx(3 / 4)
     assert result['vqa/num_questions'] == 4
+
+
+def _warnings(fn):
+    """The warnings ``fn()`` logs to the current MMLogger."""
+    logger = MMLogger.get_current_instance()
+    with mock.patch.object(logger, 'warning') as warning:
+        fn()
+    return [c.args[0] for c in warning.call_args_list]
+
+
+def test_corner_recall_records_and_options():
+    metric = CornerRecall(prefix='cr', max_dets=1, corner_key='hard')
+    assert metric.prefix == 'cr'
+    # ignored boxes and boxes without the corner key: not counted / common
+    sample = make_sample(1).to_dict()
+    sample['instances'] = [
+        dict(bbox=[10, 10, 40, 40], bbox_label=0, ignore_flag=1),
+        dict(bbox=[60, 60, 90, 100], bbox_label=1),
+        dict(bbox=[10, 10, 40, 40], bbox_label=0, hard=True),
+        dict(bbox=[5, 5, 9, 9], bbox_label=1)]
+    # a sample without box annotations first: skipped, not the end
+    skipped = make_sample(3, has_det_ann=False).to_dict()
+    metric.dataset_meta = dict(classes=CLASSES)
+    metric.process({}, [skipped, sample])
+    assert metric.results[0] is None
+    result = metric.compute_metrics(metric.results)
+    # max_dets=1: only the first (equal scores: stable order) detection,
+    # the circle, counts; it finds the 'hard' (corner) circle
+    assert (result['num_corner'], result['num_common']) == (1, 2)
+    assert result['AR_corner'] == 1.0 and result['AR_common'] == 0.0
+    no_instances = make_sample(1).to_dict()
+    del no_instances['instances']
+    with pytest.raises(KeyError, match=r'CornerRecall needs "instances" in '
+                       r'the data samples \(keep it in the meta_keys of '
+                       r'PackMRMLLMInputs\)'):
+        metric.process({}, [no_instances])
+    assert _warnings(lambda: CornerRecall().compute_metrics([None])) == [
+        'CornerRecall: no box-annotated samples to evaluate']
+    assert _warnings(lambda: MRMLLMCocoMetric().compute_metrics([None])) \
+        == ['MRMLLMCocoMetric: no box-annotated samples to evaluate']
+    assert _warnings(lambda: CornerRecall().compute_metrics(
+        [metric.results[1]])) == []
+
+
+def test_box_iou_values():
+    a = np.array([[0, 0, 2, 1], [0, 0, 0.01, 0.01]])
+    b = np.array([[0, 0, 1, 1], [5, 5, 6, 6], [0, 0, 0.01, 0.01]])
+    np.testing.assert_allclose(box_iou(a, b), [
+        [0.5, 0, 0.01 * 0.01 / 2],
+        [0.01 * 0.01 / 1, 0, 1]])
+
+
+def test_match_gts_greedy_by_score():
+    thrs = np.array([0.5, 0.9])
+    gts = np.array([[0, 0, 10, 10], [0, 0, 10, 12]], dtype=float)
+    labels = np.array([0, 0])
+    # both detections overlap both boxes; the better-scored one takes the
+    # box it overlaps most, the other the box that is left
+    preds = np.array([[0, 0, 10, 10], [0, 0, 10, 10.5]], dtype=float)
+    found = match_gts(gts, labels, preds, np.array([0.9, 0.8]),
+                      np.array([0, 0]), thrs)
+    assert found.dtype == bool
+    assert found.tolist() == [[True, True], [True, False]]
+    # at most max_dets detections, best score first
+    found = match_gts(gts, labels, preds[::-1], np.array([0.8, 0.9]),
+                      np.array([0, 0]), thrs, max_dets=1)
+    assert found.tolist() == [[True, False], [True, False]]
+    # the IoU may equal the threshold
+    found = match_gts(gts[:1], labels[:1], np.array([[0., 0, 10, 20]]),
+                      np.ones(1), np.zeros(1, int), np.array([0.5]))
+    assert found.tolist() == [[True]]
+    # class-aware by default: a box of the other class finds nothing
+    assert not match_gts(gts, labels, preds, np.ones(2), np.ones(2, int),
+                         thrs).any()
+    assert match_gts(gts, labels, preds, np.ones(2), np.ones(2, int),
+                     thrs, class_aware=False).tolist() == [[True, True],
+                                                           [True, False]]
+    # no ground truth, or no detections
+    assert match_gts(np.zeros((0, 4)), np.zeros(0, int), preds, np.ones(2),
+                     np.zeros(2, int), thrs).shape == (2, 0)
+    assert not match_gts(gts, labels, np.zeros((0, 4)), np.zeros(0),
+                         np.zeros(0, int), thrs).any()

@@ -1,4 +1,7 @@
+from unittest import mock
+
 import pytest
+from mmengine.logging import MMLogger
 
 from mmmrmllm.evaluation import (
     GQAAccuracy,
@@ -91,3 +94,44 @@ def test_gqa_accuracy_is_exact_match():
     vqa.process({}, [sample])
     assert vqa.compute_metrics(vqa.results)['acc_verify'] == pytest.approx(
         0.3)
+
+
+def test_skipped_questions_counted_and_types_default():
+    """Questions too long for the LLM (``skipped_questions``) score 0 and
+    are counted; an unanswerable one (no references) in between is not
+    scored; without question_types there is no per-type key."""
+    metric = VQAAccuracy(prefix='v')
+    assert metric.prefix == 'v'
+    metric.process({}, [
+        dict(questions=['a', 'b', 'c', 'd'],
+             gt_answers=[['x'], [], ['y'], ['z']],
+             pred_answers=['', 'q', '', 'z'], skipped_questions=[0, 2]),
+        dict(questions=['e'], gt_answers=[['e']], pred_answers=['e']),
+    ])
+    assert metric.results[0]['skipped'] == 2
+    assert metric.results[1]['skipped'] == 0
+    logger = MMLogger.get_current_instance()
+    with mock.patch.object(logger, 'warning') as warning:
+        result = metric.compute_metrics(metric.results)
+    assert result == dict(acc=0.5, num_questions=4,
+                          num_skipped_too_long=2)
+    assert [c.args[0] for c in warning.call_args_list] == [
+        'VQAAccuracy: 2 of 4 questions did not fit the LLM context and '
+        'were scored 0']
+    with mock.patch.object(logger, 'warning') as warning:
+        assert GQAAccuracy().compute_metrics([]) == {}
+    warning.assert_called_once_with(
+        'GQAAccuracy: no answered questions to evaluate')
+    # results of an older run without the 'skipped' count still compute
+    assert metric.compute_metrics([dict(scores=[1.0], types=[''])]) == dict(
+        acc=1.0, num_questions=1)
+    gqa = GQAAccuracy(prefix='g')
+    assert gqa.prefix == 'g' and gqa.min_consensus_refs >= 2**31
+
+
+def test_normalize_whitespace_and_empty_references():
+    assert normalize_answer('red\nball') == 'red ball'
+    assert normalize_answer('red\tball') == 'red ball'
+    with pytest.raises(ValueError, match='^vqa_score needs at least one '
+                       'reference answer$'):
+        vqa_score('x', [])

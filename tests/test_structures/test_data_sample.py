@@ -62,10 +62,14 @@ def test_has_det_ann_one_default_for_every_form_of_a_sample():
 def test_sample_problem_and_name():
     assert sample_problem(True, [], None) is None
     assert sample_problem(False, ['q'], [['a']]) is None
-    assert 'neither box annotations' in sample_problem(False, [], None)
+    assert sample_problem(False, [], None) == (
+        'has neither box annotations (has_det_ann=False) nor questions')
+    assert sample_problem(False, [], [['a']]) is not None
     assert sample_problem(True, ['q1', 'q2'], [['a']]) == \
         'has 2 questions but 1 answer lists'
     s = MRMLLMDataSample(metainfo=dict(img_path='a.jpg', img_id=3))
     assert sample_name(s, 0) == 'img_path=a.jpg'
     assert sample_name(dict(img_id=3)) == 'img_id=3'
     assert sample_name(MRMLLMDataSample(), 4) == '#4 of the batch'
+    assert sample_name(MRMLLMDataSample(), 0) == '#0 of the batch'
+    assert sample_name(dict(img_path=None)) == 'a sample'
