@@ -116,8 +116,11 @@ class PerceptionEncoder(BaseModule):
             lab[i, :n] = lb.to(dev)
             sco[i, :n, 0] = sc.to(dev, torch.float32)
             mask[i, :n] = True
+        # the class names' embeddings come from the LLM, which may run in
+        # another dtype (a bf16 Vicuna) than this encoder
+        dtype = next(self.label_proj.parameters()).dtype
         x = self.box_mlp(sine_encode(box, self.num_freqs)) + \
-            self.label_proj(label_embeds[lab]) + self.score_mlp(sco)
+            self.label_proj(label_embeds[lab].to(dtype)) + self.score_mlp(sco)
         x = self.norm(x)
         return {t: (proj(x), mask) for t, proj in self.out_proj.items()}
 
