@@ -4,11 +4,14 @@ what they build is checked, so the guide cannot rot.
 A block preceded by ``<!-- test: NAME -->`` belongs to example NAME; each
 example runs in a fresh namespace, in a temporary directory, after the
 ``setup`` blocks. The ``project`` block is a config file, read by MMEngine
-in its own process. Unmarked blocks (config snippets) are compiled only.
+in its own process; the ``mechanism`` example's first two blocks are the
+files its third reads, and its study command is run as written. Unmarked
+blocks (config snippets) are compiled only.
 """
 import importlib.util
 import os.path as osp
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,7 +22,7 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOC = osp.join(ROOT, 'docs', 'extending.md')
-EXAMPLES = ('adapter', 'llm', 'dataset', 'metric')
+EXAMPLES = ('adapter', 'llm', 'dataset', 'metric', 'mechanism')
 FENCE = re.compile(r'(?:<!-- test: (\w+) -->\n)?```python\n(.*?)```', re.S)
 
 
@@ -61,6 +64,7 @@ def test_every_block_compiles_and_every_example_is_marked():
     names = {n for n, _ in found if n}
     assert names == {'setup', 'project', *EXAMPLES}, names
     assert len(blocks('adapter')) == 3 and len(blocks('llm')) == 2
+    assert len(blocks('mechanism')) == 3
 
 
 def test_doc_imports_only_package_level_paths():
@@ -247,3 +251,59 @@ def test_project_config(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[-2:] == ['SparseFCOS', 'SparseFCOSAdapter']
+
+
+def test_mechanism(example, tmp_path, monkeypatch, capsys):
+    """Section 6: the feedback's file and its config, as written; the
+    config's feedback trains on the tiny parts; the guide's study command
+    lists it as a row to run, on the same stage outputs as the others."""
+    ns, (module, config, try_block) = example('mechanism')
+    shutil.copytree(osp.join(ROOT, 'configs'), tmp_path / 'configs')
+    for code in (module, config):  # each block's first line is its path
+        path = tmp_path / code.splitlines()[0].lstrip('# ')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run(ns, 'mechanism', try_block)
+    feedback = ns['model'].feedback
+    cls = type(feedback)
+    assert cls.__module__ == 'projects.PooledFeedback.pooled_feedback'
+    assert cls.__name__ == 'PooledFeedback'
+    assert feedback.gate.shape == (32, )  # the neck's width, filled in
+    assert torch.isfinite(ns['loss'])
+    # the zero gate gets a gradient and opens in one step ...
+    assert feedback.gate.grad.abs().sum() > 0
+    assert feedback.gate.abs().min() > 0
+    # ... and at zero the detector's features pass unchanged
+    feats = (torch.randn(2, 32, 4, 4), torch.randn(2, 32, 2, 2))
+    queries = torch.randn(2, 4, 32)
+    with torch.no_grad():
+        opened = feedback(feats, queries)
+        feedback.gate.zero_()
+        closed = feedback(feats, queries)
+    assert all(torch.equal(a, b) for a, b in zip(closed, feats))
+    assert not torch.allclose(opened[0], feats[0])
+
+    command = re.search(r'^python (tools/analysis_tools/ablation_study\.py'
+                        r' .*)$', open(DOC, encoding='utf-8').read(), re.M)
+    argv = shlex.split(command.group(1))[1:]
+    # never the grid itself (hours of CPU), whatever the guide says; and
+    # a results file of the test's own
+    assert '--dry-run' in argv, 'the guide must show the dry run'
+    argv += ['--results', str(tmp_path / 'results.json')]
+    monkeypatch.syspath_prepend(osp.join(ROOT, 'tools', 'analysis_tools'))
+    import ablation_study as study
+    args = study.parse_args(argv)  # the paths are the guide's, from here
+    study.main(argv)
+    out = capsys.readouterr().out
+    description = ns['cfg'].ablation_row.description
+    assert re.search(r'^\[study\] row pooled_feedback \(seeds \[0\]\): '
+                     r'\S+/mrmllm_pooled_feedback_\S+\.py: '
+                     f'{re.escape(description)}$', out, re.M), out
+    assert '[study] to run: pooled_feedback seed 0' in out.splitlines()
+    # its run: the config's feedback on stage 1a's detector and 1c's MLLM
+    run_cfg = study.run_config(args, 'pooled_feedback', 0, dict(
+        checkpoint='1a/iter_250.pth', hf_instructblip='1c/hf_instructblip'))
+    assert run_cfg.model.feedback.type is cls
+    assert run_cfg.model.detector_checkpoint == '1a/iter_250.pth'
+    assert run_cfg.model.pretrained_mllm == '1c/hf_instructblip'
