@@ -79,6 +79,7 @@ def tested_model(cfg: Config, tokenizer: str) -> dict:
     model['vision_encoder']['frozen'] = paper.vision_encoder.frozen
     model['llm'].update(
         train_mode=paper.llm.train_mode,
+        torch_dtype=paper.llm.torch_dtype,
         generation_cfg=dict(paper.llm.generation_cfg, max_new_tokens=3))
     return model
 

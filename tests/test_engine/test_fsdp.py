@@ -20,6 +20,8 @@ sys.path.insert(0, HERE)
 
 import fsdp_worker  # noqa: E402
 
+RTOL = 4e-2
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -129,16 +131,19 @@ def test_fsdp_trains_resumes_and_evaluates_like_one_process(runs):
     for it, ref in single['iters'].items():
         ranks = rank0['iters'][it], rank1['iters'][it]
         # each rank's loss is its image's; their mean is the batch's.
-        # (2 x 1 image and 1 x 2 differ by ~0.5 % in this model, without
-        # FSDP as with it: the tolerance is above that)
+        # (2 x 1 image and 1 x 2 differ by ~0.5 % in this model with an
+        # fp32 LLM, up to 2 % with the config's bf16 LLM, whose 8-bit
+        # mantissa rounds a padded batch of 2 otherwise than 1 image: the
+        # tolerance is above that, far below the 41 % of a norm taken over
+        # one shard of two)
         mean = (ranks[0]['loss'] + ranks[1]['loss']) / 2
-        assert mean == pytest.approx(ref['loss'], rel=2e-2), it
+        assert mean == pytest.approx(ref['loss'], rel=RTOL), it
         # every rank clips by the norm of the whole gradient of each part
         # (each holds a shard): the same on both and as without sharding
         for key, norm in ref.items():
             if key.startswith('train/grad_norm'):
                 assert ranks[0][key] == ranks[1][key], (it, key)
-                assert ranks[0][key] == pytest.approx(norm, rel=2e-2), key
+                assert ranks[0][key] == pytest.approx(norm, rel=RTOL), key
     # generation at evaluation, both images gathered on rank 0
     assert rank0['answers'] == single['answers']
     assert sorted(rank0['answers']) == ['0', '1']
