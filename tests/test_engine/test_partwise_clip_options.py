@@ -93,3 +93,43 @@ def test_unbound_message():
         'PartwiseClipOptimWrapper is not bound to a model: build it with '
         "constructor='PartwiseClipOptimWrapperConstructor', call "
         'bind_model(model), or step inside optim_context(model)')
+
+
+@pytest.mark.parametrize('norm_type', [2, 1, float('inf')])
+def test_sharded_norms_equal_whole_norms(norm_type):
+    """The FSDP path combines per-rank norms over the shard group: with one
+    rank (a gloo group of one process) it must give the norms and the
+    clipped gradients of the whole-gradient path; a part without
+    gradients is left out, as there."""
+    import torch.distributed as dist
+    from test_partwise_clip import _free_port
+    clip_grad = dict(parts=dict(big=dict(max_norm=1e-3), small=None,
+                                rest=dict(max_norm=10.0)),
+                     default=dict(max_norm=1.0), norm_type=norm_type)
+    model, whole = _build(clip_grad)
+    model.rest.requires_grad_(False)
+    whole.update_params(_loss(model))
+    expected = {k: _scalar(f'train/grad_norm.{k}')
+                for k in ('big', 'small')}
+    expected_total = _scalar('train/grad_norm')
+    expected_params = [p.detach().clone() for p in model.parameters()]
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:'
+                            f'{_free_port()}', rank=0, world_size=1)
+    try:
+        model, sharded = _build(clip_grad)
+        model.rest.requires_grad_(False)
+        sharded._shard_group = dist.group.WORLD
+        assert sharded._shard_device() == torch.device('cpu')
+        hub = MessageHub.get_current_instance()
+        hub.update_scalar('train/grad_norm.rest', -1.0)
+        sharded.update_params(_loss(model))
+    finally:
+        dist.destroy_process_group()
+    for key, value in expected.items():
+        assert _scalar(f'train/grad_norm.{key}') == pytest.approx(
+            value, rel=1e-5), key
+    assert _scalar('train/grad_norm') == pytest.approx(expected_total,
+                                                       rel=1e-5)
+    assert _scalar('train/grad_norm.rest') == -1.0  # no gradients: no norm
+    for p, q in zip(model.parameters(), expected_params):
+        torch.testing.assert_close(p.detach(), q)
