@@ -70,8 +70,10 @@ SPREAD_TARGET = 0.1
 # weights in a Hugging Face directory (config and tokenizers are the rest)
 WEIGHT_FILES = ('*.safetensors', '*.safetensors.index.json', '*.bin',
                 '*.bin.index.json')
+# the configs' data root, replaced by --data-root
+DEFAULT_ROOT = 'data/cornershapes/'
 # --smoke: images per split, iterations per stage, probe sizes
-SMOKE_SIZES = dict(det_train=16, vqa_train=16, val=8, corner=8, novel=4)
+SMOKE_SIZES = dict(det_train=16, vqa_train=16, val=4, corner=4, novel=4)
 SMOKE_ITERS = 2
 SMOKE_PROBE = dict(num_train=8, num_eval=4)
 
@@ -144,10 +146,9 @@ def set_data_root(cfg: Config, data_root: str) -> None:
             for key, val in node.items():
                 if key == 'data_root' and isinstance(val, str):
                     node[key] = root
-                elif key in ('ann_file', 'tokenizer', 'question_file') and \
-                        isinstance(val, str) and val.startswith(
-                            'data/cornershapes/'):
-                    node[key] = root + val[len('data/cornershapes/'):]
+                elif isinstance(val, str) and val.startswith(DEFAULT_ROOT):
+                    # ann_file, tokenizer, instruction_tokenizer, ...
+                    node[key] = root + val[len(DEFAULT_ROOT):]
                 else:
                     visit(val)
         elif isinstance(node, (list, tuple)):

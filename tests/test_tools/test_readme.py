@@ -128,7 +128,7 @@ def test_readme_commands_after_make_demo(tmp_path):
             assert 'gradio' in page.lower(), page[:500]
             continue
         if tool == 'benchmark.py':
-            argv += ['--iters', '1', '--warmup', '0']
+            argv += ['--iters', '1', '--warmup', '0', '--batch-size', '1']
         res = subprocess.run(argv, cwd=str(tmp_path), env=ENV,
                              capture_output=True, text=True, timeout=600)
         out = res.stdout + res.stderr
