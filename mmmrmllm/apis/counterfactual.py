@@ -11,10 +11,12 @@ COMMON_COLOURS = ('red', 'green', 'blue', 'yellow')
 def colour_question(sample: dict):
     """The index of the object a colour question asks about and the
     question (None if the image has no colour question)."""
+    from mmmrmllm.datasets.cornershapes.questions import parse_question
     for q in sample['questions']:
         if q['type'] != 'colour':
             continue
-        shape = q['question'].rsplit(' ', 1)[-1].rstrip('?')
+        # in any phrasing (a training split's too)
+        shape = parse_question(q['question']).slots['shape']
         for k, o in enumerate(sample['objects']):
             if o['shape'] == shape and o['colour'] == q['answers'][0]:
                 return k, q['question']

@@ -18,11 +18,12 @@ from .perception_prompt import (
     plural,
     point_cell,
 )
-from .subword_tokenizer import train_subword_tokenizer
+from .subword_tokenizer import text_normalizer, train_subword_tokenizer
 
 __all__ = [
     'ANSWER_PREFIX', 'IMAGE_TOKEN', 'PROMPT_TEMPLATE',
     'text_sequence_template', 'corrupt_objects', 'GRID_WORDS',
     'PerceptionObjects', 'PerceptionPromptGenerator', 'cell_name',
-    'grid_cells', 'plural', 'point_cell', 'train_subword_tokenizer'
+    'grid_cells', 'plural', 'point_cell', 'text_normalizer',
+    'train_subword_tokenizer'
 ]

@@ -3,7 +3,9 @@ LLMs pre-trained by the project on a small corpus (e.g. CornerShapes text).
 
 The result is a standard ``PreTrainedTokenizerFast`` directory
 (``tokenizer.json`` + configs), loadable with ``AutoTokenizer`` like any
-hub tokenizer.
+hub tokenizer. Its normalizer (:func:`text_normalizer`) removes what does
+not change a question's meaning - Unicode forms, case, runs of spaces - so
+``how many circles  are there?`` reads as ``How many circles are there?``.
 """
 import json
 import string
@@ -12,6 +14,8 @@ from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
+    from tokenizers.normalizers import Normalizer
+    from tokenizers.pre_tokenizers import PreTokenizer
     from transformers import PreTrainedTokenizerFast
 
 SPECIALS = ('<s>', '</s>', '<pad>', '<unk>')
@@ -24,33 +28,57 @@ PUNCTUATION = (r'(?<![A-Za-z])-|-(?![A-Za-z])'
                r'|[[\p{P}!-,./:-@\[-`{-~]&&[^-]]')
 # the word-start marker of the Metaspace pre-tokenizer
 WORD_START = '▁'
+# a run of white space within a line (line breaks stay: prompts use them)
+SPACE_RUN = r'[^\S\n]+'
+# a space at the start or the end of the text (after SPACE_RUN)
+END_SPACE = r'\A | \z'
+
+
+def text_normalizer() -> 'Normalizer':
+    """The normalizer of the project's tokenizers: Unicode NFKC, lower
+    case, each run of white space within a line one space, no space at the
+    text's ends (line breaks stay: prompts are laid out with them).
+
+    Users type questions in any case, with extra spaces; none of it
+    changes the meaning, so none of it reaches the model (as an uncased
+    BERT tokenizer lower-cases). Decoding gives the normalised text.
+
+    Returns:
+        tokenizers.normalizers.Normalizer: The normalizer.
+    """
+    from tokenizers import Regex, normalizers
+    return normalizers.Sequence([
+        normalizers.NFKC(),
+        normalizers.Lowercase(),
+        normalizers.Replace(Regex(SPACE_RUN), ' '),
+        normalizers.Replace(Regex(END_SPACE), ''),
+    ])
 
 
 def _alphabet() -> List[str]:
-    """Every printable ASCII character, the word start and the line
-    breaks."""
+    """Every printable ASCII character the normalizer lets through (no
+    capitals, no white space but the line break) and the word start."""
     return [c for c in string.printable
-            if not c.isspace()] + [WORD_START, '\n', '\t']
+            if not c.isspace() and not c.isupper()] + [WORD_START, '\n']
 
 
-def _train_bpe(texts: Sequence[str], vocab_size: int,
-               min_frequency: int) -> 'Tokenizer':
-    from tokenizers import (
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        trainers,
-    )
-    tok = Tokenizer(models.BPE(unk_token='<unk>'))
-    tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
+def _pre_tokenizer() -> 'PreTokenizer':
+    """Words at spaces (``▁`` marks a word start), a plural ``s`` and
+    each punctuation mark apart."""
+    from tokenizers import Regex, pre_tokenizers
+    return pre_tokenizers.Sequence([
         pre_tokenizers.Metaspace(),
         pre_tokenizers.Split(Regex(PLURAL_S), behavior='isolated'),
         pre_tokenizers.Split(Regex(PUNCTUATION), behavior='isolated'),
     ])
+
+
+def _train_bpe(texts: Sequence[str], vocab_size: int,
+               min_frequency: int) -> 'Tokenizer':
+    from tokenizers import Tokenizer, decoders, models, trainers
+    tok = Tokenizer(models.BPE(unk_token='<unk>'))
+    tok.normalizer = text_normalizer()
+    tok.pre_tokenizer = _pre_tokenizer()
     tok.decoder = decoders.Metaspace()
     alphabet = _alphabet()
     trainer = trainers.BpeTrainer(
@@ -126,9 +154,11 @@ def train_subword_tokenizer(texts: Iterable[str],
     part of the word (``top-left``); a plural ``s`` after a stem of three
     or more letters is its own piece, so ``circles`` is ``▁circle`` + ``s``
     and shares the stem's token (a frequency-only BPE would merge frequent
-    plurals into unrelated tokens). The alphabet holds every printable
-    ASCII character, so text outside the corpus still encodes without
-    ``<unk>``.
+    plurals into unrelated tokens). Text is normalised first
+    (:func:`text_normalizer`: NFKC, lower case, runs of spaces as one), so
+    decoding gives lower-case text. The alphabet holds every printable
+    ASCII character that normalisation leaves, so text outside the corpus
+    still encodes without ``<unk>``.
 
     Args:
         texts (Iterable[str]): The corpus.
@@ -138,7 +168,8 @@ def train_subword_tokenizer(texts: Iterable[str],
         whole_words (Sequence[str]): Words that must be one token each,
             e.g. answers that the LLM must produce in one step. A word is
             one token after a space or at the start of a text (``▁`` +
-            word; the pre-tokenizer gives no other form to a word there).
+            word; the pre-tokenizer gives no other form to a word there),
+            written as the normalizer leaves them (lower case).
             Those the trained merges leave in pieces get merges of their
             own, ranked after the trained ones, and the training leaves
             room for them within ``vocab_size``.
@@ -150,10 +181,21 @@ def train_subword_tokenizer(texts: Iterable[str],
     from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
     texts = list(texts)
+    norm = text_normalizer()
     for w in whole_words:
         if not w or any(c.isspace() for c in w):
             raise ValueError(f'whole_words must be single words, got {w!r}')
+        if norm.normalize_str(w) != w:
+            raise ValueError(
+                f'whole_words must be normalised (lower case, NFKC): {w!r} '
+                f'reads as {norm.normalize_str(w)!r}')
     words = [WORD_START + w for w in dict.fromkeys(whole_words)]
+    pre = _pre_tokenizer()
+    split = [w[1:] for w in words if len(pre.pre_tokenize_str(w)) != 1]
+    if split:
+        raise ValueError(f'whole_words {split} are split by the '
+                         'pre-tokenizer (punctuation, a plural s): they '
+                         'cannot be one token')
     # train with fewer merges until the whole words' own merges fit
     base = len(SPECIALS) + len(_alphabet())
     reserve = 0

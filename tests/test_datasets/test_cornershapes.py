@@ -1,5 +1,4 @@
 import json
-import re
 from collections import Counter
 
 import numpy as np
@@ -18,8 +17,17 @@ from mmmrmllm.datasets.cornershapes import (
     QUESTION_TYPES,
     generate_image,
 )
-from mmmrmllm.datasets.cornershapes.questions import QUADRANTS
-from mmmrmllm.datasets.cornershapes.tokenizer_corpus import TOKENIZER_VOCAB
+from mmmrmllm.datasets.cornershapes.questions import (
+    HELDOUT_PHRASINGS,
+    QUADRANTS,
+    TEMPLATES,
+    TRAIN_PHRASINGS,
+    parse_question,
+)
+from mmmrmllm.datasets.cornershapes.tokenizer_corpus import (
+    TOKENIZER_VOCAB,
+    WHOLE_WORDS,
+)
 
 SIZES = dict(det_train=12, vqa_train=12, val=6, corner=6, novel=4)
 PIPELINE = [
@@ -68,51 +76,73 @@ def test_files_and_stats(root):
 
 
 def test_answers_follow_ground_truth(root):
-    """Each question type's answer, worked out again from the scene's
-    annotations (shape, colour, box)."""
+    """Each question's answer, worked out again from the scene's
+    annotations (shape, colour, box), in whichever phrasing it is asked;
+    the evaluation splits ask the templates only."""
     checked = Counter()
-    for split in ('det_train', 'val', 'corner', 'novel'):
-        coco = json.loads(
-            (root / 'annotations' / f'{split}.json').read_text())
+    for split in ('det_train', 'vqa_train', 'val', 'corner', 'novel',
+                  'val_phrasing'):
+        coco = json.loads((root / 'annotations' /
+                           f'{split.replace("_phrasing", "")}.json')
+                          .read_text()) if split != 'vqa_train' else None
         questions = json.loads(
             (root / 'questions' / f'{split}.json').read_text())
         scenes = {}
-        for ann in coco['annotations']:
+        for ann in (coco or {}).get('annotations', []):
             x, y, w, h = ann['bbox']
             scenes.setdefault(ann['image_id'], []).append(
                 (CLASSES[ann['category_id'] - 1], ann['colour'],
                  (x + w / 2, y + h / 2)))
         for rec in questions['data_list']:
-            checked.update(
-                q['type'] + ':' + q['answers'][0] if q['type'] ==
-                'existence' else q['type'] for q in rec['questions'])
             for q in rec['questions']:
-                _check_answer(q, scenes.get(rec['image_id'], []))
-    # every type was checked; existence both ways
-    assert {k for k in checked if not k.startswith('existence')} == set(
-        QUESTION_TYPES) - {'existence'}
-    assert checked['existence:yes'] > 0 and checked['existence:no'] > 0
+                kind = parse_question(q['question']).kind
+                checked[(split, kind, q['answers'][0] if kind.startswith(
+                    'existence') else '')] += 1
+                if split in ('val', 'corner', 'novel'):
+                    assert q['question'] == TEMPLATES[q['type']].format(
+                        **_slots(q['question'])), q['question']
+                if coco is not None:
+                    _check_answer(q, scenes.get(rec['image_id'], []))
+    kinds = {(split, kind) for split, kind, _ in checked}
+    # every type was checked; existence both ways, also without a colour
+    for split in ('det_train', 'val'):
+        assert {k for s, k in kinds if s == split} >= set(QUESTION_TYPES) - {
+            'relative_position'}, split
+    for answer in ('yes', 'no'):
+        assert sum(checked[(split, 'existence_any_colour', answer)]
+                   for split in ('det_train', 'vqa_train')) > 0
+        assert checked[('val', 'existence', answer)] > 0
+    assert not any(k == 'existence_any_colour' for s, k in kinds
+                   if s in ('val', 'corner', 'novel', 'val_phrasing'))
+
+
+def _slots(text):
+    return parse_question(text).slots
 
 
 def _check_answer(q, objs):
     text, (answer, ), qtype = q['question'], q['answers'], q['type']
+    kind, _, slots = parse_question(text)
+    assert kind.startswith(qtype), (kind, text)
     shapes = Counter(shape for shape, _, _ in objs)
     looks = Counter((colour, shape) for shape, colour, _ in objs)
-    if qtype == 'existence':
-        colour, shape = re.fullmatch(r'Is there a (.+) (\w+)\?',
-                                     text).groups()
+    if kind == 'existence_any_colour':
+        shape = slots.get('shape') or next(
+            c for c in CLASSES if slots['shapes'].startswith(c))
+        # any object of the shape, whatever its colour
+        assert answer == ('yes' if shapes[shape] else 'no'), text
+    elif qtype == 'existence':
+        colour, shape = slots['colour'], slots['shape']
         assert answer == ('yes' if looks[(colour, shape)] else 'no'), text
     elif qtype == 'counting':
-        plural = re.fullmatch(r'How many (\w+) are there\?', text).group(1)
-        shape = next(c for c in CLASSES if plural.startswith(c))
+        shape = next(c for c in CLASSES if slots['shapes'].startswith(c))
         assert answer == str(shapes[shape]), text
     elif qtype == 'colour':
-        shape = re.fullmatch(r'What colour is the (\w+)\?', text).group(1)
+        shape = slots['shape']
         assert shapes[shape] == 1, text  # unambiguous
         assert [answer] == [c for s, c, _ in objs if s == shape], text
     elif qtype == 'shape_at_position':
-        quadrant = re.fullmatch(r'What shape is in the ([\w-]+)\?',
-                                text).group(1)
+        quadrant = slots['quadrant']
         inside = [
             s for s, _, (cx, cy) in objs
             if quadrant == ('top' if cy < 64 else 'bottom') + '-' +
@@ -120,9 +150,8 @@ def _check_answer(q, objs):
         assert inside == [answer], text
     else:
         assert qtype == 'relative_position'
-        a_col, a_shape, b_col, b_shape = re.fullmatch(
-            r'Is the (.+) (\w+) left or right of the (.+) (\w+)\?',
-            text).groups()
+        (a_col, a_shape), (b_col, b_shape) = (
+            slots[k].split(' ') for k in ('a', 'b'))
         assert looks[(a_col, a_shape)] == looks[(b_col, b_shape)] == 1, text
         (ax, ), (bx, ) = ([x for s, c, (x, _) in objs if (c, s) == look]
                           for look in ((a_col, a_shape), (b_col, b_shape)))
@@ -149,11 +178,12 @@ def test_quadrants_are_one_token_in_prompt_questions_and_answers(root):
         ids = tok(f'What shape is in the {quadrant}?',
                   add_special_tokens=False).input_ids
         assert tok.convert_tokens_to_ids('▁' + quadrant) in ids
+    # the normalizer lower-cases: the prompt decodes in lower case
     prompt = 'Objects: top-left circle, bottom-right star.\n'
     assert tok.decode(tok(prompt).input_ids,
-                      skip_special_tokens=True) == prompt
+                      skip_special_tokens=True) == prompt.lower()
     asked = set()
-    for split in ('vqa_train', 'val', 'corner', 'novel'):
+    for split in ('val', 'corner', 'novel'):
         data = json.loads((root / 'questions' / f'{split}.json').read_text())
         for rec in data['data_list']:
             for q in rec['questions']:
@@ -161,8 +191,120 @@ def test_quadrants_are_one_token_in_prompt_questions_and_answers(root):
                     where = q['question'][len('What shape is in the '):-1]
                     assert where in QUADRANTS, q['question']
                     asked.add(where)
+                # the templates write a quadrant as the prompt does
                 assert 'top left' not in q['question'] + q['answers'][0]
     assert asked
+
+
+def test_tokenizer_reads_case_and_spaces_alike(root):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(root / 'tokenizer'))
+
+    def ids(text):
+        return tok(text, add_special_tokens=False).input_ids
+
+    assert ids('How many  Circles are there? ') == ids(
+        ' how many circles are there?') == ids('HOW\tMANY circles ARE there?')
+    # NFKC: full-width letters are the ASCII ones
+    assert ids('\uff28ow many circles?') == ids('how many circles?')
+    # line breaks stay: the prompt is laid out with them
+    assert tok.decode(ids('Counts: circle 1.\nQuestion: X')) == \
+        'counts: circle 1.\nquestion: x'
+    # every word answer is one generated step, after the answer prefix
+    for word in WHOLE_WORDS:
+        assert tok.convert_ids_to_tokens(ids(' ' + word)) == ['▁' + word]
+    # every phrasing, the held-out ones too, encodes without <unk>
+    for pool in (TRAIN_PHRASINGS, HELDOUT_PHRASINGS):
+        for templates in pool.values():
+            for t in templates:
+                text = t.format(shape='circle', shapes='circles',
+                                colour='red', quadrant='upper left',
+                                a='red circle', b='blue star')
+                assert tok.unk_token_id not in ids(text), text
+
+
+def _normalised(template):
+    return ' '.join(template.lower().rstrip('?.').split())
+
+
+def test_phrasings_training_draws_and_the_held_out_split(root):
+    data = {
+        split: json.loads((root / 'questions' / f'{split}.json').read_text())
+        for split in ('det_train', 'vqa_train', 'val', 'val_phrasing')}
+    used = Counter(
+        parse_question(q['question']).phrasing
+        for split in ('det_train', 'vqa_train')
+        for rec in data[split]['data_list'] for q in rec['questions'])
+    train = {t for ts in TRAIN_PHRASINGS.values() for t in ts}
+    heldout = {t for ts in HELDOUT_PHRASINGS.values() for t in ts}
+    # training draws among its phrasings, more than the template per type
+    assert set(used) <= train and len(used) >= 2 * len(TEMPLATES)
+    assert any(not q['question'].endswith(('?', '.'))
+               for rec in data['vqa_train']['data_list']
+               for q in rec['questions'])
+    # the held-out phrasings are none of training's, even after the
+    # tokenizer's normalisation and without the final mark
+    assert not {_normalised(t) for t in heldout} & {
+        _normalised(t) for t in train}
+    # ... and use only words that training uses
+    words = {w.strip(',') for t in train for w in _normalised(t).split()}
+    for t in heldout:
+        assert {w.strip(',') for w in _normalised(t).split()} <= words, t
+    # val_phrasing: val's images, questions and answers, reworded
+    val, reworded = (data[s]['data_list'] for s in ('val', 'val_phrasing'))
+    assert len(val) == len(reworded) == SIZES['val']
+    for a, b in zip(val, reworded):
+        assert {k: v for k, v in a.items() if k != 'questions'} == {
+            k: v for k, v in b.items() if k != 'questions'}
+        assert len(a['questions']) == len(b['questions'])
+        for qa, qb in zip(a['questions'], b['questions']):
+            assert {k: v for k, v in qa.items() if k != 'question'} == {
+                k: v for k, v in qb.items() if k != 'question'}
+            pa, pb = parse_question(qa['question']), parse_question(
+                qb['question'])
+            assert pb.phrasing in heldout and pa.kind == pb.kind
+            assert pa.slots == pb.slots
+    stats = json.loads((root / 'stats.json').read_text())['splits']
+    assert stats['val_phrasing']['question_types'] == stats['val'][
+        'question_types']
+
+
+def test_wording_changes_nothing_else():
+    reworded = 0
+    for split in ('vqa_train', 'val'):
+        for i in range(20):
+            plain = generate_image(0, split, i, phrasing='template')
+            for style in ('train', 'heldout'):
+                other = generate_image(0, split, i, phrasing=style)
+                assert np.array_equal(plain['image'], other['image'])
+                assert plain['objects'] == other['objects']
+                assert len(plain['questions']) == len(other['questions'])
+                for p, o in zip(plain['questions'], other['questions']):
+                    assert p['type'] == o['type']
+                    reworded += p['question'] != o['question']
+                    # an existence question without a colour asks anew
+                    if parse_question(o['question']).kind != \
+                            'existence_any_colour':
+                        assert p['answers'] == o['answers']
+    assert reworded > 100
+    # the evaluation splits ask the templates, training draws
+    assert generate_image(0, 'val', 1)['questions'] == generate_image(
+        0, 'val', 1, phrasing='template')['questions']
+    assert generate_image(0, 'vqa_train', 1)['questions'] == generate_image(
+        0, 'vqa_train', 1, phrasing='train')['questions']
+    with pytest.raises(ValueError, match='phrasing style'):
+        generate_image(0, 'val', 1, phrasing='casual')
+
+
+def test_parse_question_reads_people_s_writing():
+    got = parse_question('what  COLOR is the circle')
+    assert (got.kind, got.slots) == ('colour', dict(shape='circle'))
+    got = parse_question('Which shape is in the upper left corner?')
+    assert got.slots == dict(quadrant='top-left')
+    assert parse_question('Is there a square in the image?').kind == \
+        'existence_any_colour'
+    assert parse_question('What shape is in the middle?') is None
+    assert parse_question('Why?') is None
 
 
 def test_deterministic(tmp_path):

@@ -16,7 +16,11 @@ from mmmrmllm.datasets.cornershapes import (
     generate_cornershapes,
     sample_scene,
 )
-from mmmrmllm.datasets.cornershapes.questions import QUADRANTS
+from mmmrmllm.datasets.cornershapes.questions import (
+    QUADRANTS,
+    TEMPLATES,
+    parse_question,
+)
 from mmmrmllm.models.perception import PerceptionPromptGenerator
 from mmmrmllm.models.perception.gt_perception import corrupt_objects
 from mmmrmllm.registry import MODELS
@@ -37,6 +41,7 @@ def test_text_items_are_deterministic_and_answer_from_the_scene():
     gen = CornerShapesText(PerceptionPromptGenerator(**TEXT_PROMPT), seed=3,
                            corrupt_prob=0.0)
     assert gen[5] == gen[5] and gen[5] != gen[6]
+    used = set()
     for i in range(50):
         item = gen[i]
         counts = dict(
@@ -44,13 +49,24 @@ def test_text_items_are_deterministic_and_answer_from_the_scene():
             [len('Counts: '):].split(', '))
         for q, a, t in zip(item['questions'], item['answers'],
                            item['question_types']):
+            # worded as the training splits: any training phrasing
+            kind, phrasing, slots = parse_question(q)
+            assert kind.startswith(t)
+            used.add(phrasing)
             if t == 'counting':
-                shape = q.split(' ')[2][:-1]
+                shape = slots['shapes'][:-1]
                 assert counts[shape] == a
             if t == 'shape_at_position':
-                where = q[len('What shape is in the '):-1]
+                where = slots['quadrant']
                 assert where in QUADRANTS
                 assert f'{where} {a}' in item['perception']
+    assert len(used) >= 10
+    # the templates on request; the scene does not change with the wording
+    plain = CornerShapesText(PerceptionPromptGenerator(**TEXT_PROMPT),
+                             seed=3, corrupt_prob=0.0, phrasing='template')
+    assert plain[7]['perception'] == gen[7]['perception']
+    assert all(parse_question(q).phrasing == TEMPLATES[t] for q, t in zip(
+        plain[7]['questions'], plain[7]['question_types']))
 
 
 def test_scene_sampler_and_corruption():

@@ -67,12 +67,17 @@ val_dataset = dict(
     question_file='questions/val.json',
     test_mode=True,
     pipeline=test_pipeline)
-# The corner-case split: `tools/test.py ... --cfg-options` or the demo swap
+# The corner-case split: `tools/test.py ... --split corner` or the demo swap
 # it in for val (see `corner_dataset` / `corner_evaluator`).
 corner_dataset = dict(
     val_dataset,
     ann_file='annotations/corner.json',
     question_file='questions/corner.json')
+# val's images and questions in phrasings training never uses
+# (`tools/test.py ... --split val_phrasing`), scored with `val_evaluator`
+# (the same images and boxes)
+val_phrasing_dataset = dict(
+    val_dataset, question_file='questions/val_phrasing.json')
 
 # the COCO metric reads its split's own annotation file
 val_evaluator = dict(

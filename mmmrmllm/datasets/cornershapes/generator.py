@@ -11,7 +11,13 @@ narrow box-annotated data. Here:
   occlusion, clutter) - the broad image-text world;
 - ``val`` (common), ``corner`` (corner) and ``novel`` (hollow outlines,
   gradient fills, rotations, colours and scenes used nowhere in training):
-  boxes and questions, for evaluation.
+  boxes and questions, for evaluation;
+- ``val_phrasing``: ``val``'s images and questions, worded in phrasings
+  that training never uses (``questions/val_phrasing.json`` only).
+
+The training splits word each question in a phrasing drawn from
+:data:`~.questions.TRAIN_PHRASINGS`; the evaluation splits ask each type's
+template, so that their numbers stay comparable.
 
 Each image is a pure function of ``(seed, split, index)``; answers are
 computed from the ground truth and are single words.
@@ -26,7 +32,12 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from .questions import QUESTION_TYPES, answer_stats, image_questions
+from .questions import (
+    QUESTION_TYPES,
+    Phrasing,
+    answer_stats,
+    image_questions,
+)
 from .render import ALL_COLOURS, SHAPES
 from .scene import CLASSES, image_objects, render_objects
 from .tokenizer_corpus import TOKENIZER_VOCAB, write_tokenizer
@@ -45,10 +56,22 @@ SPLIT_HAS_BOXES = dict(
     det_train=True, vqa_train=False, val=True, corner=True, novel=True)
 SPLIT_HAS_QUESTIONS = dict(
     det_train=True, vqa_train=True, val=True, corner=True, novel=True)
+# how each split's questions are worded (see questions.Phrasing)
+SPLIT_PHRASING = dict(
+    det_train='train',
+    vqa_train='train',
+    val='template',
+    corner='template',
+    novel='template')
+# val's images and questions in the held-out phrasings
+HELDOUT_SPLIT = 'val_phrasing'
+# the phrasing's random stream, apart from the image's
+_PHRASING_STREAM = 31
 
 __all__ = [
     'CLASSES', 'SPLITS', 'DEFAULT_SIZES', 'QUESTION_TYPES', 'SPLIT_FAMILY',
-    'SPLIT_HAS_BOXES', 'SPLIT_HAS_QUESTIONS', 'TOKENIZER_VOCAB',
+    'SPLIT_HAS_BOXES', 'SPLIT_HAS_QUESTIONS', 'SPLIT_PHRASING',
+    'HELDOUT_SPLIT', 'TOKENIZER_VOCAB',
     'generate_image', 'generate_cornershapes'
 ]
 
@@ -56,12 +79,15 @@ __all__ = [
 def generate_image(seed: int, split: str, index: int,
                    classes: Sequence[str] = CLASSES,
                    img_size: int = 128,
-                   recolour: Optional[Dict[int, str]] = None) -> dict:
+                   recolour: Optional[Dict[int, str]] = None,
+                   phrasing: Optional[str] = None) -> dict:
     """Generate one image, its objects and questions.
 
     ``recolour`` (object index → colour name) changes those objects'
     colours and nothing else (same places, sizes, looks and background):
-    the counterfactual image of a colour question.
+    the counterfactual image of a colour question. ``phrasing`` (a
+    :class:`~.questions.Phrasing` style; default: the split's,
+    :data:`SPLIT_PHRASING`) words the questions and changes nothing else.
 
     Returns:
         dict: ``image`` (``(H, W, 3)`` uint8 RGB), ``objects`` (list of
@@ -80,7 +106,11 @@ def generate_image(seed: int, split: str, index: int,
             raise ValueError(f'recolour: unknown colour {colour!r}')
         objs[k].colour = colour
     image = render_objects(objs, bg, img_size, rng)
-    questions = image_questions(rng, objs, classes, family, img_size)
+    style = SPLIT_PHRASING[split] if phrasing is None else phrasing
+    wording = Phrasing(style, np.random.default_rng(
+        [seed, SPLITS.index(split), index, _PHRASING_STREAM]))
+    questions = image_questions(rng, objs, classes, family, img_size,
+                                wording)
     objects = [
         dict(
             shape=o.shape,
@@ -137,6 +167,24 @@ def _split_records(out_dir, split, num, seed, classes, img_size, id_base):
     return images, anns, records
 
 
+def _heldout_records(records: list, seed: int, classes: Sequence[str],
+                     img_size: int) -> list:
+    """``val``'s question records worded in the held-out phrasings: the
+    same images, questions, ids and answers."""
+    out = []
+    for i, rec in enumerate(records):
+        qs = generate_image(seed, 'val', i, classes, img_size,
+                            phrasing='heldout')['questions']
+        same = [(q['answers'], q['type']) for q in qs] == [
+            (q['answers'], q['type']) for q in rec['questions']]
+        if not same:
+            raise RuntimeError(f'val image {i}: the held-out phrasings ask '
+                               'other questions than the templates')
+        out.append(dict(rec, questions=[
+            dict(q, question=h['question'])
+            for q, h in zip(rec['questions'], qs)
+        ]))
+    return out
 
 
 def _dump(path: str, obj) -> None:
@@ -222,9 +270,12 @@ def generate_cornershapes(out_dir: str,
     (COCO; objects carry ``corner``, ``appearance``, ``colour`` and
     ``attributes``) for splits with boxes; ``questions/{split}.json`` (the
     documented JSON format, without boxes) for splits with questions;
-    ``stats.json`` (sizes, appearance counts, per-type answer distribution
-    and majority-answer accuracy); ``tokenizer/``, a subword tokenizer
-    trained on the benchmark's text (for the LLM pre-trained on it).
+    ``questions/val_phrasing.json``, ``val``'s questions in the held-out
+    phrasings (:data:`~.questions.HELDOUT_PHRASINGS`), when ``val`` is
+    written; ``stats.json`` (sizes, appearance counts, per-type answer
+    distribution and majority-answer accuracy); ``tokenizer/``, a subword
+    tokenizer trained on the benchmark's text (for the LLM pre-trained on
+    it).
 
     Args:
         out_dir (str): Output folder.
@@ -253,8 +304,20 @@ def generate_cornershapes(out_dir: str,
         if records is not None:
             question_records[split] = records
         stats['splits'][split] = info
-    _add_answer_stats(stats, question_records)
+    # the tokenizer learns from the splits' own text; the held-out
+    # phrasings use no word that training does not
     write_tokenizer(out_dir, classes, question_records)
+    if 'val' in question_records:
+        heldout = _heldout_records(question_records['val'], seed, classes,
+                                   img_size)
+        _dump(
+            osp.join(out_dir, 'questions', f'{HELDOUT_SPLIT}.json'),
+            dict(metainfo=dict(classes=list(classes)), data_list=heldout))
+        question_records[HELDOUT_SPLIT] = heldout
+        stats['splits'][HELDOUT_SPLIT] = dict(
+            images=len(heldout), family=SPLIT_FAMILY['val'],
+            has_boxes=False, images_of='val')
+    _add_answer_stats(stats, question_records)
     stats['generation_time_s'] = round(time.perf_counter() - start, 2)
     with open(osp.join(out_dir, 'stats.json'), 'w') as f:
         json.dump(stats, f, indent=2)

@@ -48,7 +48,8 @@ class CornerShapesImageTextStream(Dataset):
     Each item is a pure function of ``(seed, index)``, so the stream is
     effectively unlimited and a resumed run sees the same data. It uses
     the generator of ``vqa_train`` under its own seed, so its images are
-    not the benchmark's; ``novel`` looks never occur.
+    not the benchmark's; ``novel`` looks never occur. Its questions are
+    worded as the training splits' (drawn from the training phrasings).
 
     Args:
         pipeline (list[dict]): Transforms after loading (encoder view,

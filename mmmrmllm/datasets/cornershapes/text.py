@@ -4,9 +4,10 @@ stage (the project's stand-in for a pretrained LLM) and of its tokenizer.
 
 A scene is a set of objects with boxes, sampled like the image generator's
 (common: 1-4 objects, corner: 2-5, sizes 10-84 px), without rendering; its
-questions come from the benchmark's own templates
-(:func:`questions.image_questions`), so the language stage sees exactly the
-questions the joint stage asks. The perception prompt is written by a
+questions come from the benchmark's own question builders
+(:func:`questions.image_questions`), worded in the training phrasings by
+default, so the language stage sees the questions the joint stage asks.
+The perception prompt is written by a
 :class:`PerceptionPromptGenerator` from the ground-truth objects, optionally
 corrupted like a detector's output (objects dropped, spurious ones added,
 boxes jittered) so that the LLM learns that perception is noisy.
@@ -20,6 +21,8 @@ import torch
 from mmmrmllm.text import corrupt_objects, text_sequence_template
 
 from .questions import (
+    PHRASING_STYLES,
+    Phrasing,
     clear_quadrants,
     counting_question,
     image_questions,
@@ -101,6 +104,10 @@ class CornerShapesText:
             many of every class, and what shape is at each clear position
             - so that the look-ups form before the questions whose answers
             the text cannot tell (colours) dilute the signal.
+        phrasing (str): How the questions are worded, a
+            :class:`~.questions.Phrasing` style: ``'train'`` (default,
+            drawn from the training phrasings, as the training splits) or
+            ``'template'``.
     """
 
     def __init__(self,
@@ -111,7 +118,11 @@ class CornerShapesText:
                  corner_prob: float = 0.5,
                  corrupt_prob: float = 0.1,
                  corrupt_cfg: Optional[dict] = None,
-                 lookup_first: int = 0) -> None:
+                 lookup_first: int = 0,
+                 phrasing: str = 'train') -> None:
+        if phrasing not in PHRASING_STYLES:
+            raise ValueError(f'unknown phrasing {phrasing!r}; choose from '
+                             f'{PHRASING_STYLES}')
         if isinstance(prompt_generator, dict):
             from mmmrmllm.registry import MODELS
             prompt_generator = MODELS.build(prompt_generator)
@@ -123,11 +134,15 @@ class CornerShapesText:
         self.corrupt_prob = corrupt_prob
         self.corrupt_cfg = dict(corrupt_cfg or {})
         self.lookup_first = lookup_first
+        self.phrasing = phrasing
 
     def __getitem__(self, index: int) -> Dict[str, object]:
         """Returns ``perception`` (str), ``questions``, ``answers`` and
         ``question_types`` (lists of str) of scene ``index``."""
         rng = np.random.default_rng([self.seed, 7919, index])
+        # the wording's own stream: it changes no scene
+        wording = Phrasing(self.phrasing,
+                           np.random.default_rng([self.seed, 7919, index, 31]))
         family = 'corner' if rng.random() < self.corner_prob else 'common'
         objs: List = []
         qs: List[dict] = []
@@ -135,11 +150,12 @@ class CornerShapesText:
             objs = sample_scene(rng, family, self.classes, self.canvas)
             if objs:
                 qs = image_questions(rng, objs, self.classes, 'mixed',
-                                     self.canvas)
+                                     self.canvas, wording)
         if index < self.lookup_first:
             counts = Counter(o.shape for o in objs)
-            qs = [counting_question(c, counts[c]) for c in self.classes] + [
-                shape_question(q, obj.shape)
+            qs = [counting_question(c, counts[c], wording)
+                  for c in self.classes] + [
+                shape_question(q, obj.shape, wording)
                 for q, obj in clear_quadrants(objs, self.canvas).items()
             ]
         boxes = np.array([o.box for o in objs], dtype=np.float64)

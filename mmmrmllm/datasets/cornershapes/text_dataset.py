@@ -53,6 +53,8 @@ class CornerShapesTextDataset(Dataset):
         lookup_first (int): See :class:`CornerShapesText` (a curriculum:
             with a sequential sampler, the first ``lookup_first /
             batch_size`` iterations).
+        phrasing (str): See :class:`CornerShapesText` (the generated
+            source; a split's questions are worded as in its file).
         data_root (str): Prefix of ``ann_file`` / ``question_file``.
         ann_file (str, optional): COCO annotations of a split.
         question_file (str, optional): Questions of the same split.
@@ -66,6 +68,7 @@ class CornerShapesTextDataset(Dataset):
                  corrupt_prob: float = 0.0,
                  corrupt_cfg: Optional[dict] = None,
                  lookup_first: int = 0,
+                 phrasing: str = 'train',
                  data_root: str = '',
                  ann_file: Optional[str] = None,
                  question_file: Optional[str] = None) -> None:
@@ -73,7 +76,7 @@ class CornerShapesTextDataset(Dataset):
         self.generator = CornerShapesText(
             MODELS.build(prompt_generator), classes, seed,
             corrupt_prob=corrupt_prob, corrupt_cfg=corrupt_cfg,
-            lookup_first=lookup_first)
+            lookup_first=lookup_first, phrasing=phrasing)
         self.items = None
         self.num_samples = num_samples
         if ann_file is not None:

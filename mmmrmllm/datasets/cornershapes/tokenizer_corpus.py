@@ -6,11 +6,17 @@ from typing import Dict, List, Sequence
 from mmmrmllm.text import PerceptionPromptGenerator, train_subword_tokenizer
 
 from .questions import QUADRANTS
-from .render import ALL_COLOURS
+from .render import ALL_COLOURS, SHAPES
 from .text import TEXT_PROMPT, CornerShapesText
 
 # vocabulary of the tokenizer in tokenizer/ (specials and alphabet included)
 TOKENIZER_VOCAB = 256
+# one token each: the prompt's positions and every word answer (counts are
+# digits, one character each), so that an answer is one generated step -
+# but 'cross', which the tokenizer's plural rule splits like a plural
+# ('cros' + 's', as 'circle' + 's')
+WHOLE_WORDS = QUADRANTS + tuple(s for s in SHAPES if s != 'cross') + tuple(
+    ALL_COLOURS) + ('yes', 'no', 'left', 'right')
 
 
 def tokenizer_corpus(classes: Sequence[str],
@@ -47,8 +53,9 @@ def tokenizer_corpus(classes: Sequence[str],
 def write_tokenizer(out_dir: str, classes: Sequence[str],
                     question_records: Dict[str, list]) -> None:
     """Train the tokenizer on :func:`tokenizer_corpus` and save it in
-    ``out_dir/tokenizer``. Each quadrant name (``top-left``, ...) is one
-    token, in the prompt, the questions and the answers alike.
+    ``out_dir/tokenizer``. Each of :data:`WHOLE_WORDS` - the quadrant
+    names (``top-left``, ...) and the word answers - is one token, in the
+    prompt, the questions and the answers alike.
 
     Args:
         out_dir (str): The benchmark's folder.
@@ -59,4 +66,4 @@ def write_tokenizer(out_dir: str, classes: Sequence[str],
         tokenizer_corpus(classes, question_records),
         vocab_size=TOKENIZER_VOCAB,
         out_dir=osp.join(out_dir, 'tokenizer'),
-        whole_words=QUADRANTS)
+        whole_words=WHOLE_WORDS)
