@@ -283,3 +283,25 @@ def test_visual_first_layout_and_beam_search(tok_dirs):
         torch.testing.assert_close(
             logits[i], first.next_token_logits([v], [p])[0], atol=1e-5,
             rtol=0)
+
+
+def test_generation_never_answers_empty(tok_dirs):
+    """A model whose first choice is EOS still answers one token (as
+    LAVIS' min_new_tokens=1); without the floor it would answer ''."""
+    head = build('llama', tok_dirs)
+    head.eval()
+    eos = head.eos_token_id
+    yes = head.tokenizer.convert_tokens_to_ids('yes')
+    lm_head = torch.nn.Linear(head.hidden_size,
+                              head.model.config.vocab_size)
+    with torch.no_grad():
+        lm_head.weight.zero_()
+        lm_head.bias.zero_()
+        lm_head.bias[eos] = 10.0
+        lm_head.bias[yes] = 5.0
+    head.model.lm_head = lm_head
+    visual = [torch.randn(2, head.hidden_size)]
+    prompt = [head._encode('is there a circle ?', '')]
+    assert head.generate_ids(visual, prompt).tolist() == [[yes, eos]]
+    assert head.generate(visual, prompt) == ['yes']
+    assert head.generate(visual, prompt, min_new_tokens=0) == ['']

@@ -52,6 +52,9 @@ class GenerationMixin:
         """
         x, mask, _ = self._assemble(visual, prompts, left_pad=True)
         cfg = dict(self.generation_cfg, **kwargs)
+        # at least one token before EOS, as LAVIS' settings: an empty
+        # string is never an answer
+        cfg.setdefault('min_new_tokens', 1)
         cfg.setdefault('pad_token_id', self.pad_token_id)
         cfg.setdefault('eos_token_id', self.eos_token_id)
         return self.model.generate(
