@@ -9,6 +9,7 @@ from mmmrmllm.evaluation import (
     normalize_answer,
     vqa_score,
 )
+from mmmrmllm.evaluation.functional import answer_has_type
 
 TEN = ['2'] * 3 + ['3'] * 7
 
@@ -113,7 +114,8 @@ def test_skipped_questions_counted_and_types_default():
     logger = MMLogger.get_current_instance()
     with mock.patch.object(logger, 'warning') as warning:
         result = metric.compute_metrics(metric.results)
-    assert result == dict(acc=0.5, num_questions=4,
+    # the skipped questions' '' answers were never generated: not empty
+    assert result == dict(acc=0.5, num_questions=4, num_empty=0,
                           num_skipped_too_long=2)
     assert [c.args[0] for c in warning.call_args_list] == [
         'VQAAccuracy: 2 of 4 questions did not fit the LLM context and '
@@ -124,7 +126,7 @@ def test_skipped_questions_counted_and_types_default():
         'GQAAccuracy: no answered questions to evaluate')
     # results of an older run without the 'skipped' count still compute
     assert metric.compute_metrics([dict(scores=[1.0], types=[''])]) == dict(
-        acc=1.0, num_questions=1)
+        acc=1.0, num_questions=1, num_empty=0)
     gqa = GQAAccuracy(prefix='g')
     assert gqa.prefix == 'g' and gqa.min_consensus_refs >= 2**31
 
@@ -135,3 +137,61 @@ def test_normalize_whitespace_and_empty_references():
     with pytest.raises(ValueError, match='^vqa_score needs at least one '
                        'reference answer$'):
         vqa_score('x', [])
+
+
+def test_answers_of_the_wrong_type_are_counted_per_type():
+    metric = VQAAccuracy()
+    metric.process({}, [
+        dict(img_id=1, questions=['q1', 'q2', 'q3', 'q4', 'q5'],
+             gt_answers=[['yes'], ['2'], ['red'], ['square'], ['left']],
+             question_types=['existence', 'counting', 'colour',
+                             'shape_at_position', 'relative_position'],
+             # right type, right type (a number word), a shape to a
+             # colour question, a colour to a shape question, nothing
+             pred_answers=['Yes', 'two', 'circle', 'red', '']),
+        dict(img_id=2, questions=['q6', 'q7', 'q8', 'q9'],
+             gt_answers=[['3'], ['no'], ['x'], ['blue']],
+             question_types=['counting', 'existence', 'other', 'colour'],
+             # right type but wrong; a colour to a yes/no question; an
+             # unknown type is not judged; a colour outside the common four
+             pred_answers=['3 ', 'blue', 'anything', 'Pink.']),
+    ])
+    result = metric.compute_metrics(metric.results)
+    assert result['num_questions'] == 9
+    assert result['acc'] == pytest.approx(3 / 9)
+    assert result['num_empty'] == 1
+    assert result['type_mismatch'] == 4
+    assert {k: v for k, v in result.items()
+            if k.startswith('type_mismatch_')} == dict(
+                type_mismatch_colour=1, type_mismatch_counting=0,
+                type_mismatch_existence=1,
+                type_mismatch_relative_position=1,
+                type_mismatch_shape_at_position=1)
+    # each sample's result: the types of its mismatched answers
+    assert metric.results[0]['mismatched'] == [
+        'colour', 'shape_at_position', 'relative_position']
+    # other datasets: their own answer kinds, or none judged
+    samples = [dict(questions=['a', 'b'], gt_answers=[['x'], ['2']],
+                    question_types=['other', 'counting'],
+                    pred_answers=['z', 'red'])]
+    own = VQAAccuracy(answer_types=dict(other=['x', 'y']))
+    own.process({}, samples)
+    out = own.compute_metrics(own.results)
+    assert out['type_mismatch'] == 1 and out['type_mismatch_other'] == 1
+    assert 'type_mismatch_counting' not in out
+    none = VQAAccuracy(answer_types={})
+    none.process({}, samples)
+    assert not any(k.startswith('type_mismatch')
+                   for k in none.compute_metrics(none.results))
+    with pytest.raises(ValueError, match="answer_types\\['c'\\]"):
+        VQAAccuracy(answer_types=dict(c='numbers'))
+
+
+@pytest.mark.parametrize('answer, kind, expected', [
+    ('2', 'number', True), ('Two.', 'number', True), ('two circles',
+                                                      'number', False),
+    ('', 'number', False), ('Yes', ('yes', 'no'), True),
+    ('yes, a red one', ('yes', 'no'), False), ('', ('yes', 'no'), False),
+])
+def test_answer_has_type(answer, kind, expected):
+    assert answer_has_type(answer, kind) is expected

@@ -1,5 +1,5 @@
-"""VQA answer normalisation and the official VQAv2 accuracy."""
-from typing import Sequence
+"""VQA answer normalisation, the official VQAv2 accuracy and answer types."""
+from typing import Sequence, Union
 
 from mmpretrain.evaluation.metrics.vqa import (
     _process_digit_article,
@@ -48,3 +48,24 @@ def vqa_score(pred: str,
     total = sum(matches)
     scores = [min(1.0, (total - m) / 3.0) for m in matches]
     return sum(scores) / len(scores)
+
+
+def answer_has_type(answer: str, kind: Union[str, Sequence[str]]) -> bool:
+    """Whether ``answer`` is of a question type's kind of answer.
+
+    Args:
+        answer (str): A predicted answer (normalised here, so ``'Two.'``
+            is a number).
+        kind (str | Sequence[str]): ``'number'`` (digits after
+            normalisation) or the type's answer words.
+
+    Returns:
+        bool: False for an empty answer.
+    """
+    answer = normalize_answer(answer)
+    if isinstance(kind, str):
+        if kind != 'number':
+            raise ValueError(f"an answer kind is 'number' or a list of "
+                             f'words, got {kind!r}')
+        return answer.isdigit()
+    return answer in {normalize_answer(w) for w in kind}
