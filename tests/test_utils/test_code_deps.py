@@ -166,6 +166,6 @@ def test_stage_training_runs_no_module_outside_its_key(tmp_path):
         cfg.work_dir = str(tmp_path / name)
         keyed = set(code_files(cfg))
         ran = _traced_files(lambda: demo.train(cfg))
-        assert len(ran) > 20, ran
+        assert len(ran) > 10, ran
         assert ran <= keyed, f'stage {name} ran {sorted(ran - keyed)}'
         lm_dir = osp.join(cfg.work_dir, 'hf_model')
