@@ -9,8 +9,10 @@ joint training).
    Hugging Face directory) and stage 1c, MLLM pre-training
    (``configs/pretrain/instructblip_llama_4l_*``, on 1b's LLM; an
    InstructBLIP directory): cached under the user's cache folder by a hash
-   of config (seed included), code and data (``mmmrmllm.utils.stages``),
-   so they run once per machine and seed;
+   of config (seed included), the code each stage runs, data and the
+   stages it reads (``mmmrmllm.utils.stages``), so they run once per
+   machine and seed and again only when one of those changes (the job
+   says which stages it reused, and why it retrains one);
 3. the pre-trained MLLM alone, zero-shot, on ``val`` and ``corner``;
 4. stage 2, joint MR-MLLM training from 1a and 1c (``--config``), its
    evaluation on ``val`` and ``corner`` with drawn predictions, and the
@@ -207,7 +209,9 @@ def train(cfg: Config) -> dict:
 
 def run_stage(name: str, config: str, data_root: str, outputs: dict,
               cache_dir, seed: int = 0, update=None,
-              smoke: bool = False) -> dict:
+              smoke: bool = False, inputs=None) -> dict:
+    """Run (or reuse) a cached stage; ``inputs``: name → result of each
+    stage whose output ``update`` puts into the config."""
     cfg = Config.fromfile(config)
     set_data_root(cfg, data_root)
     cfg.randomness = dict(seed=seed)
@@ -215,12 +219,15 @@ def run_stage(name: str, config: str, data_root: str, outputs: dict,
         shrink(cfg)
     if update is not None:
         update(cfg)
-    stage = Stage(name, cfg, data_root, outputs, root=cache_dir)
-    if stage.cached() is not None:
-        print(f'[demo] stage {name}: cached in {stage.dir}')
+    stage = Stage(name, cfg, data_root, outputs, root=cache_dir,
+                  inputs=inputs)
+    why = stage.reason()
+    if not why:
+        print(f'[demo] stage {name}: reused, cached in {stage.dir} (its '
+              f'{len(stage.parts["code"])} source files unchanged)')
     else:
         print(f'[demo] stage {name}: training {osp.basename(config)} '
-              f'(cached afterwards in {stage.dir})')
+              f'because {why} (cached afterwards in {stage.dir})')
     return stage.run(train)
 
 
@@ -508,7 +515,8 @@ def main(argv=None):
     mllm = given('hf_instructblip', args.mllm_dir) or run_stage(
         'mllm', args.mllm_config, data_root,
         dict(hf_instructblip='hf_instructblip'), args.cache_dir, seed,
-        on_language_stage, smoke=smoke)
+        on_language_stage, smoke=smoke,
+        inputs=None if args.llm_dir else dict(language=lm))
     mllm_dir = mllm['outputs']['hf_instructblip']
 
     # the pre-trained MLLM alone, zero-shot (loaded as a user would load

@@ -5,12 +5,18 @@ lives under the user's cache (``$MMMRMLLM_CACHE_DIR``, else
 ``${XDG_CACHE_HOME:-~/.cache}/mmmrmllm/stages``), named by a hash of
 
 * the stage's resolved config (with the data folder's path replaced by a
-  fingerprint of its content),
-* the source of the ``mmmrmllm`` package,
+  fingerprint of its content, and the folders of the stages it reads by
+  those stages' keys),
+* the source of the package modules the stage runs
+  (:func:`mmmrmllm.utils.code_deps.code_files`: the modules of the types
+  its config names and what they use; an edit to any other module, such
+  as the web demo's inferencer or a tool, keeps the stage),
 * the versions of torch, mmengine, mmdet and transformers,
 
-so that a changed config, code or data builds a new one and an unchanged
-one is reused. A stage trains in ``<name>-<hash>.partial`` (resumable: a
+so that a changed config, code, data or input stage builds a new one and
+an unchanged one is reused. :meth:`Stage.reason` says why a stage is
+(re)built: what differs from the last cached run of the same name, the
+changed files listed. A stage trains in ``<name>-<hash>.partial`` (resumable: a
 rerun after an interruption resumes from its last checkpoint) and is
 renamed when it has finished, with ``stage.json`` recording what it made.
 """
@@ -23,8 +29,6 @@ import shutil
 import time
 from typing import Callable, Dict, Iterable, Optional
 
-PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
 
 def cache_root() -> str:
     """The folder that holds the cached stages."""
@@ -36,15 +40,11 @@ def cache_root() -> str:
     return osp.join(root, 'stages')
 
 
-def code_fingerprint() -> str:
-    """Hash of every ``.py`` file of the ``mmmrmllm`` package."""
-    h = hashlib.sha256()
-    files = glob.glob(osp.join(PACKAGE_DIR, '**', '*.py'), recursive=True)
-    for path in sorted(files):
-        h.update(osp.relpath(path, PACKAGE_DIR).encode())
-        with open(path, 'rb') as f:
-            h.update(f.read())
-    return h.hexdigest()
+def code_fingerprint(cfg) -> Dict[str, str]:
+    """The package files the config runs → their SHA-256
+    (:func:`mmmrmllm.utils.code_deps.code_files`)."""
+    from .code_deps import code_files
+    return code_files(cfg)
 
 
 def data_fingerprint(data_root: str,
@@ -74,17 +74,59 @@ def _versions() -> str:
                     for m in (torch, mmengine, mmdet, transformers))
 
 
-def stage_key(cfg, data_root: Optional[str] = None) -> str:
-    """The cache key of a resolved config (16 hex digits)."""
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def key_parts(cfg, data_root: Optional[str] = None,
+              inputs: Optional[Dict[str, dict]] = None) -> dict:
+    """What a stage's key hashes, part by part: ``config``, ``data``,
+    ``inputs`` (name → key of each stage it reads), ``code`` (file →
+    hash), ``versions``."""
     text = cfg.pretty_text
-    h = hashlib.sha256()
     if data_root:
         text = text.replace(data_root.rstrip('/'), '<data_root>')
-        h.update(data_fingerprint(data_root).encode())
-    h.update(text.encode())
-    h.update(code_fingerprint().encode())
-    h.update(_versions().encode())
-    return h.hexdigest()[:16]
+    inputs = inputs or {}
+    for name, res in sorted(inputs.items()):
+        text = text.replace(res['dir'], f'<stage {name}>')
+    return dict(
+        config=_sha(text),
+        data=data_fingerprint(data_root) if data_root else '',
+        inputs={name: res['key'] for name, res in sorted(inputs.items())},
+        code=code_fingerprint(cfg),
+        versions=_versions())
+
+
+def stage_key(cfg, data_root: Optional[str] = None,
+              inputs: Optional[Dict[str, dict]] = None) -> str:
+    """The cache key of a resolved config (16 hex digits)."""
+    return _sha(json.dumps(key_parts(cfg, data_root, inputs),
+                           sort_keys=True))[:16]
+
+
+def explain(parts: dict, old: Optional[dict]) -> str:
+    """Why a stage with key ``parts`` differs from the cached run whose
+    key parts are ``old`` (None: no cached run of that name)."""
+    if old is None:
+        return 'no cached run of this stage'
+    why = []
+    for name in ('config', 'data', 'versions'):
+        if parts[name] != old.get(name):
+            why.append({'config': 'config (or seed) changed',
+                        'data': 'data changed',
+                        'versions': 'library versions changed'}[name])
+    changed = sorted(k for k in set(parts['inputs']) | set(old['inputs'])
+                     if parts['inputs'].get(k) != old['inputs'].get(k))
+    if changed:
+        why.append('input stage ' + ', '.join(changed) + ' changed')
+    new_code, old_code = parts['code'], old.get('code', {})
+    files = sorted(f for f in set(new_code) | set(old_code)
+                   if new_code.get(f) != old_code.get(f))
+    if files:
+        why.append('code changed: ' + ', '.join(
+            f + ('' if f in new_code else ' (no longer run)')
+            + ('' if f in old_code else ' (newly run)') for f in files))
+    return '; '.join(why) or 'cached run incomplete'
 
 
 class Stage:
@@ -98,14 +140,20 @@ class Stage:
         outputs (dict): Output name → path relative to the work dir, e.g.
             ``dict(checkpoint='iter_250.pth')``.
         root (str, optional): Cache folder; defaults to :func:`cache_root`.
+        inputs (dict, optional): Name → :meth:`run` result of each stage
+            whose output the config reads: its folder in the config counts
+            by that stage's key, so the stage is rebuilt after that one.
     """
 
     def __init__(self, name: str, cfg, data_root: Optional[str],
-                 outputs: Dict[str, str], root: Optional[str] = None):
+                 outputs: Dict[str, str], root: Optional[str] = None,
+                 inputs: Optional[Dict[str, dict]] = None):
         self.name = name
         self.cfg = cfg
-        self.key = stage_key(cfg, data_root)
-        self.dir = osp.join(root or cache_root(), f'{name}-{self.key}')
+        self.parts = key_parts(cfg, data_root, inputs)
+        self.key = _sha(json.dumps(self.parts, sort_keys=True))[:16]
+        self.root = root or cache_root()
+        self.dir = osp.join(self.root, f'{name}-{self.key}')
         self.outputs = outputs
 
     @property
@@ -122,6 +170,24 @@ class Stage:
                    if not osp.exists(p)]
         return None if missing else record
 
+    def reason(self) -> str:
+        """Why this stage must be built: what differs from the most recent
+        cached run of the same name ('' when it is cached)."""
+        if self.cached() is not None:
+            return ''
+        last, when = None, -1.0
+        for path in glob.glob(osp.join(self.root, f'{self.name}-*',
+                                       'stage.json')):
+            with open(path) as f:
+                record = json.load(f)
+            if record.get('name') == self.name and 'parts' in record and \
+                    osp.getmtime(path) > when:
+                last, when = record['parts'], osp.getmtime(path)
+        why = explain(self.parts, last)
+        if osp.isdir(self.dir + '.partial'):
+            why += ' (resuming an interrupted run)'
+        return why
+
     def run(self, train: Callable[[object], Optional[dict]]) -> dict:
         """Reuse the cached output or run ``train(cfg)`` and cache it.
 
@@ -131,7 +197,7 @@ class Stage:
 
         Returns:
             dict: ``outputs`` (absolute paths), ``minutes``, ``metrics``,
-            ``cached`` (True when reused), ``dir``.
+            ``cached`` (True when reused), ``dir``, ``key``.
         """
         record = self.cached()
         if record is not None:
@@ -153,6 +219,7 @@ class Stage:
         record = dict(
             name=self.name,
             key=self.key,
+            parts=self.parts,
             outputs={k: osp.join(self.dir, v)
                      for k, v in self.outputs.items()},
             minutes=round(minutes, 2),

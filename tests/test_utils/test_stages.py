@@ -3,6 +3,7 @@ code change, resumed after an interruption."""
 import json
 import os
 import os.path as osp
+import shutil
 
 import pytest
 from mmengine.config import Config
@@ -67,8 +68,89 @@ def test_code_change_changes_the_key(tmp_path, monkeypatch):
     data = _data(str(tmp_path / 'data'))
     cfg = Config(dict(lr=0.1))
     key = Stage('s', cfg, data, {}).key
-    monkeypatch.setattr(stages, 'code_fingerprint', lambda: 'other code')
+    monkeypatch.setattr(stages, 'code_fingerprint',
+                        lambda cfg: {'mmmrmllm/x.py': 'other code'})
     assert Stage('s', cfg, data, {}).key != key
+
+
+PRETRAIN = osp.join(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))), 'configs', 'pretrain')
+DET = 'dino_r18_1xb8_250i_cornershapes_det.py'
+LM = 'llama_4l_1xb12_2500i_cornershapes_text.py'
+MLLM = 'instructblip_llama_4l_1xb32_2000i_cornershapes_vl.py'
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """A copy of the package's source, read by the stage keys, to edit."""
+    from mmmrmllm.utils import code_deps
+    src = code_deps.PACKAGE_DIR
+    dst = str(tmp_path / 'src' / 'mmmrmllm')
+    shutil.copytree(src, dst, symlinks=True,
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    monkeypatch.setattr(code_deps, 'PACKAGE_DIR', dst)
+
+    def edit(rel):
+        with open(osp.join(dst, rel), 'a') as f:
+            f.write('\n# edited\n')
+    return edit
+
+
+def _stages(data, root):
+    """Stages 1a, 1b and 1c as ``tools/demo.py`` chains them (1c reads
+    1b's output folder)."""
+    out = {}
+    for name, config in (('detector', DET), ('language', LM)):
+        cfg = Config.fromfile(osp.join(PRETRAIN, config))
+        out[name] = Stage(name, cfg, data, dict(ckpt='out.pth'), root)
+    res = dict(dir=out['language'].dir, key=out['language'].key)
+    cfg = Config.fromfile(osp.join(PRETRAIN, MLLM))
+    cfg.model.llm.name_or_path = osp.join(res['dir'], 'out.pth')
+    out['mllm'] = Stage('mllm', cfg, data, dict(ckpt='out.pth'), root,
+                        inputs=dict(language=res))
+    return out
+
+
+def _fake_train(cfg):
+    with open(osp.join(cfg.work_dir, 'out.pth'), 'w') as f:
+        f.write('weights')
+
+
+def test_edits_retrain_the_stages_that_run_them(tmp_path, package):
+    """An edit to the web demo's inferencer (no stage runs it) keeps every
+    stage; one to the DETR adapter retrains stage 1a alone (no cached
+    stage reads 1a's output); one to the language pre-trainer retrains
+    1b and, reading 1b's output, 1c."""
+    data = _data(str(tmp_path / 'data'))
+    root = str(tmp_path / 'cache')
+    first = _stages(data, root)
+    for stage in first.values():
+        assert stage.reason() in ('', 'no cached run of this stage')
+        stage.run(_fake_train)
+    assert all(s.reason() == '' for s in _stages(data, root).values())
+
+    package('apis/inferencer.py')
+    again = _stages(data, root)
+    assert {n: s.key for n, s in again.items()} == \
+        {n: s.key for n, s in first.items()}
+    assert all(s.cached() is not None for s in again.values())
+
+    package('models/detectors/adapters/detr.py')
+    after = _stages(data, root)
+    assert after['detector'].cached() is None
+    assert after['detector'].reason() == (
+        'code changed: mmmrmllm/models/detectors/adapters/detr.py')
+    assert after['language'].cached() is not None
+    assert after['mllm'].cached() is not None
+
+    package('models/language_pretrainer.py')
+    after = _stages(data, root)
+    assert after['language'].reason() == (
+        'code changed: mmmrmllm/models/language_pretrainer.py')
+    after['language'].run(_fake_train)
+    after = _stages(data, root)
+    assert after['language'].cached() is not None
+    assert after['mllm'].reason() == 'input stage language changed'
 
 
 def test_interrupted_stage_resumes_in_its_partial_folder(tmp_path):

@@ -20,10 +20,28 @@ of them alike; each variant's peak memory is measured in a subprocess of
 its own. Reported: median train-step and inference (detect + answer)
 times, the ratio ``joint / (detector + mllm)``, the time of each part of
 every variant (``PartTimer``) and how often the detector head ran per
-image, how joint inference grows with the number of questions per image
-(1, 4, 16), the prompt-token overhead of the perception prompt, peak memory
+image, how joint inference (perception included) and answering alone grow
+with the number of questions per image (1, 4, 16), with the shared
+prefix (``LLMHead.generate_ids``) and without (``--scaling-only``: only
+this), the prompt-token overhead of the perception prompt, peak memory
 and parameter counts per part. The last line is the same as JSON
 (``BENCHMARK {...}``).
+
+Against transformers' own InstructBLIP::
+
+    python tools/analysis_tools/benchmark.py --vs-transformers DIR \
+        [--questions 16] [--max-new-tokens 10]
+
+loads the InstructBLIP directory ``DIR`` (``save_pretrained`` of the model
+and its processor, e.g. stage 1c's ``hf_instructblip``) twice, as
+``MRMLLM(variant='mllm_only', pretrained_mllm=DIR)`` and as
+``InstructBlipForConditionalGeneration``, and times, in turn, the
+toolkit's inference (``perceive`` + ``answer``) and ``generate`` on the
+same image (the processor's pixels), question(s) and greedy settings:
+one question, then ``--questions`` questions on the image (the toolkit
+answers them in one call; transformers once per question, and once as a
+batch of the image repeated). It prints the answers' agreement and the
+ratios (``VS_TRANSFORMERS {...}``).
 """
 import argparse
 import copy
@@ -47,9 +65,16 @@ from mmmrmllm.datasets.cornershapes import CLASSES  # noqa: E402
 VARIANTS = ('joint', 'detector_only', 'mllm_only')
 
 
-def parse_args():
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('config')
+    p.add_argument('config', nargs='?')
+    p.add_argument('--vs-transformers', metavar='DIR',
+                   help="time against transformers' InstructBLIP on this "
+                   'directory (no config needed)')
+    p.add_argument('--questions', type=int, default=16,
+                   help='--vs-transformers: questions on one image')
+    p.add_argument('--max-new-tokens', type=int, default=10,
+                   help='--vs-transformers: tokens generated per answer')
     p.add_argument('--batch-size', type=int, default=4)
     p.add_argument('--iters', type=int, default=10)
     p.add_argument('--warmup', type=int, default=2)
@@ -62,8 +87,14 @@ def parse_args():
         '--cfg-options', nargs='+', action=DictAction, default={},
         help='override config keys, e.g. '
         "model.box_token_targets=\"('fusion','llm')\"")
+    p.add_argument('--scaling-only', action='store_true',
+                   help="only the joint model's questions-per-image "
+                   'scaling (no variants, memory or parts)')
     p.add_argument('--memory-of', choices=VARIANTS, help=argparse.SUPPRESS)
-    return p.parse_args()
+    args = p.parse_args(argv)
+    if (args.config is None) == (args.vs_transformers is None):
+        p.error('give a config, or --vs-transformers DIR')
+    return args
 
 
 QUESTIONS = ('How many circles are there in the image?',
@@ -233,6 +264,69 @@ def parts(args, runner, step_name):
     }
 
 
+def question_scaling(args, runner):
+    """Median seconds with 1 / 4 / 16 questions per image of joint
+    inference (perception included, ``predict``) and of answering alone
+    (``answer`` on an already perceived batch), each with the shared
+    prefix and with every sequence run whole, all timed in turn; and
+    whether both give the same answers."""
+    model = runner.model
+    model.eval()
+    out, same = {}, True
+    for nq in SCALING:
+        runner.use_batch(nq)
+        data = runner.data
+        batch = model.data_preprocessor(copy.deepcopy(data), False)
+        with torch.no_grad():
+            state = model.perceive(batch['inputs'], batch['data_samples'])
+        steps, answers = {}, {}
+        for share in (True, False):
+            def infer(share=share):
+                b = model.data_preprocessor(copy.deepcopy(data), False)
+                return [s.pred_answers for s in model.predict(
+                    b['inputs'], b['data_samples'], share_prefix=share)]
+
+            def answer(share=share):
+                return model.answer(state, batch['data_samples'],
+                                    share_prefix=share)
+
+            tag = 'shared' if share else 'whole'
+            steps[f'infer_{tag}'], steps[f'answer_{tag}'] = infer, answer
+        times = {k: [] for k in steps}
+        with torch.no_grad():
+            for i in range(args.warmup + args.iters):
+                for k, step in steps.items():
+                    def run(k=k, step=step):
+                        answers[k] = step()
+                    t = runner.timed(run)
+                    if i >= args.warmup:
+                        times[k].append(t)
+        same &= answers['infer_shared'] == answers['infer_whole'] and \
+            answers['answer_shared'] == answers['answer_whole']
+        out[str(nq)] = {k: statistics.median(t) for k, t in times.items()}
+    runner.use_batch(1)
+    return out, same
+
+
+def print_scaling(scaling, same, batch_size):
+    one = scaling['1']
+    print(f'questions per image (batch of {batch_size} images), seconds and '
+          'x one question; shared prefix (every sequence whole):')
+    for kind, label in (('infer', 'whole pipeline'),
+                        ('answer', 'answering alone')):
+        print(f'  {label}: ' + ', '.join(
+            f'{n}: {t[kind + "_shared"]:.3f} s '
+            f'({t[kind + "_shared"] / one[kind + "_shared"]:.2f}x; '
+            f'{t[kind + "_whole"] / one[kind + "_whole"]:.2f}x)'
+            for n, t in scaling.items()))
+    last = scaling[str(SCALING[-1])]
+    print(f'{SCALING[-1]} questions / 1, shared prefix: whole pipeline '
+          f'{last["infer_shared"] / one["infer_shared"]:.2f}x (target '
+          f'<= 1.3), answering alone '
+          f'{last["answer_shared"] / one["answer_shared"]:.2f}x (target '
+          f'<= 2); same answers as whole sequences: {same}')
+
+
 def prompt_stats(runner):
     model = runner.model
     model.eval()
@@ -256,10 +350,151 @@ def prompt_stats(runner):
         soft_tokens=model.fusion.num_queries)
 
 
-def main():
-    args = parse_args()
+def vs_transformers(args):
+    """The toolkit's InstructBLIP inference against transformers' on the
+    same directory (see the module's docstring)."""
+    import numpy as np
+    from transformers import (
+        InstructBlipForConditionalGeneration,
+        InstructBlipProcessor,
+    )
+
+    from mmmrmllm.registry import MODELS
+    from mmmrmllm.structures import MRMLLMDataSample
+    from mmmrmllm.utils import register_all_modules
+    register_all_modules()
+    path, dev = args.vs_transformers, args.device
+    processor = InstructBlipProcessor.from_pretrained(path)
+    # a batch of prompts ends where generation starts
+    processor.tokenizer.padding_side = 'left'
+    hf = InstructBlipForConditionalGeneration.from_pretrained(path).to(
+        dev).eval()
+    ip = processor.image_processor
+    model = MODELS.build(dict(
+        type='MRMLLM', variant='mllm_only', pretrained_mllm=path,
+        data_preprocessor=dict(
+            type='MRMLLMDataPreprocessor',
+            enc=dict(mean=[m * 255 for m in ip.image_mean],
+                     std=[s * 255 for s in ip.image_std],
+                     bgr_to_rgb=True)),
+        vision_encoder=dict(type='HFVisionEncoder'),
+        fusion=dict(type='SharedQueryFusion'),
+        llm=dict(type='LLMHead'))).to(dev).eval()
+    # the processor's resized image, so both read the same pixels
+    size = (ip.size['height'], ip.size['width'])
+    img = np.random.RandomState(0).randint(0, 256, size + (3, ),
+                                           dtype=np.uint8)
+    questions = [QUESTIONS[k % len(QUESTIONS)]
+                 for k in range(args.questions)]
+    gen = dict(max_new_tokens=args.max_new_tokens, do_sample=False,
+               num_beams=1)
+    template = model.llm.prompt_template.replace('<image>', '')
+
+    def toolkit_data(qs):
+        sample = MRMLLMDataSample(metainfo=dict(
+            img_id=0, img_path='img.png', ori_shape=size, img_shape=size,
+            scale_factor=(1.0, 1.0), has_det_ann=False))
+        sample.questions = list(qs)
+        bgr = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1)
+        return model.data_preprocessor(
+            dict(inputs=dict(enc=[bgr]), data_samples=[sample]), False)
+
+    def hf_inputs(qs):
+        texts = [template.format(question=q, perception='') for q in qs]
+        return processor(images=[img] * len(qs), text=texts,
+                         padding=True, return_tensors='pt').to(dev)
+
+    def toolkit(data):
+        def run():
+            with torch.no_grad():
+                state = model.perceive(data['inputs'], data['data_samples'])
+                return model.answer(state, data['data_samples'], **gen)[0]
+        return run
+
+    def transformers_(inputs):
+        def run():
+            with torch.no_grad():
+                ids = hf.generate(**inputs, **gen)
+            # its LLM was given the prompt's ids too: they lead the output
+            texts = processor.batch_decode(
+                ids[:, inputs['input_ids'].shape[1]:],
+                skip_special_tokens=True)
+            return [t.strip() for t in texts]
+        return run
+
+    one_q = questions[:1]
+    cases = dict(
+        toolkit_1=toolkit(toolkit_data(one_q)),
+        transformers_1=transformers_(hf_inputs(one_q)),
+        toolkit_n=toolkit(toolkit_data(questions)),
+        transformers_n_calls=lambda: sum(
+            (transformers_(hf_inputs([q]))() for q in questions), []),
+        transformers_n_batch=transformers_(hf_inputs(questions)))
+    answers = {name: run() for name, run in cases.items()}
+    times = {name: [] for name in cases}
+    for i in range(args.warmup + args.iters):
+        for name, run in cases.items():
+            sync(dev)
+            t = time.perf_counter()
+            run()
+            sync(dev)
+            if i >= args.warmup:
+                times[name].append(time.perf_counter() - t)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    same = dict(
+        one=answers['toolkit_1'] == answers['transformers_1'],
+        n_calls=answers['toolkit_n'] == answers['transformers_n_calls'],
+        n_batch=answers['toolkit_n'] == answers['transformers_n_batch'])
+    n = args.questions
+    ratios = dict(
+        per_question=med['toolkit_1'] / med['transformers_1'],
+        n_questions_calls_speedup=med['transformers_n_calls'] /
+        med['toolkit_n'],
+        n_questions_batch_speedup=med['transformers_n_batch'] /
+        med['toolkit_n'],
+        toolkit_n_over_1=med['toolkit_n'] / med['toolkit_1'])
+    print(f'device: {dev}, torch threads: {torch.get_num_threads()}, '
+          f'median of {args.iters} after {args.warmup} warm-up, in turn; '
+          f'greedy, {args.max_new_tokens} new tokens at most')
+    for name, t in med.items():
+        print(f'  {name:<22}{t:10.4f} s')
+    print(f'same answers as transformers: one question {same["one"]}, '
+          f'{n} questions {same["n_calls"]} (one call each), '
+          f'{same["n_batch"]} (batched)')
+    print(f'toolkit / transformers per question: '
+          f'{ratios["per_question"]:.3f} (target <= 1.05)')
+    print(f'{n} questions on one image: toolkit '
+          f'{ratios["n_questions_calls_speedup"]:.2f}x faster than {n} '
+          f'generate calls (target >= 3), '
+          f'{ratios["n_questions_batch_speedup"]:.2f}x than one batched '
+          f'call; toolkit {n} / 1 question: '
+          f'{ratios["toolkit_n_over_1"]:.2f}x')
+    print('VS_TRANSFORMERS ' + json.dumps(dict(
+        dir=path, device=dev, iters=args.iters, questions=n,
+        max_new_tokens=args.max_new_tokens, seconds=med,
+        same_answers=same, ratios=ratios, answers=answers)))
+    return dict(seconds=med, same_answers=same, ratios=ratios,
+                answers=answers)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.vs_transformers:
+        return vs_transformers(args)
     if args.memory_of:
         peak_memory(args)
+        return
+    if args.scaling_only:
+        joint = Runner(args, 'joint')
+        scaling, same = question_scaling(args, joint)
+        print(f'device: {args.device}, torch threads: '
+              f'{torch.get_num_threads()}, median of {args.iters} after '
+              f'{args.warmup} warm-up, in turn')
+        print_scaling(scaling, same, args.batch_size)
+        print('BENCHMARK ' + json.dumps(dict(
+            config=args.config, device=args.device,
+            batch_size=args.batch_size, iters=args.iters,
+            questions_scaling=scaling, same_answers=same)))
         return
     results = {v: {} for v in VARIANTS}
     for variant in VARIANTS:
@@ -287,13 +522,9 @@ def main():
         results[v]['train_parts'] = parts(args, r, 'train_step')
         results[v]['infer_parts'] = parts(args, r, 'infer')
     joint = runners['joint']
-    scaling = {}
+    scaling, same = {}, None
     if joint.model.llm is not None:
-        for nq in SCALING:
-            joint.use_batch(nq)
-            scaling[str(nq)] = statistics.median(
-                [joint.timed(joint.infer) for _ in range(args.iters)])
-        joint.use_batch(1)
+        scaling, same = question_scaling(args, joint)
     if joint.model.detector is not None and joint.model.llm is not None:
         results['joint'].update(prompt_stats(joint))
 
@@ -329,9 +560,7 @@ def main():
         print('  detector head runs per image (joint): '
               f'{j[key].get("detector.head", {}).get("calls_per_image")}')
     if scaling:
-        one = scaling['1']
-        print('joint inference vs questions per image: ' + ', '.join(
-            f'{n}: {t:.3f} s ({t / one:.2f}x)' for n, t in scaling.items()))
+        print_scaling(scaling, same, args.batch_size)
     if 'prompt_tokens_with' in j:
         print(f'prompt tokens per question: {j["prompt_tokens_without"]:.1f}'
               f' without perception text, {j["prompt_tokens_with"]:.1f} with'
@@ -357,8 +586,10 @@ def main():
         head_runs_per_image_infer=j['infer_parts'].get(
             'detector.head', {}).get('calls_per_image'),
         questions_scaling=scaling,
-        questions_16_over_1=(scaling['16'] / scaling['1'])
-        if scaling else None)
+        questions_16_over_1=(scaling['16']['infer_shared'] /
+                             scaling['1']['infer_shared'])
+        if scaling else None,
+        same_answers_shared_prefix=same)
     print('BENCHMARK ' + json.dumps(summary))
 
 

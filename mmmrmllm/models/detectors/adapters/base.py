@@ -1,7 +1,7 @@
 """The detector adapter interface, its registry and the choice of an
 adapter for a detector."""
 import logging
-from typing import Dict, List, Sequence, Tuple, Type
+from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 import torch
 from mmdet.structures import SampleList
@@ -160,6 +160,16 @@ class BaseDetectorAdapter:
         finally:
             self.detector.train(was_training)
         return losses, results
+
+
+def adapter_class(detector_cls: type) -> Optional[type]:
+    """The adapter class :func:`build_detector_adapter` picks for a
+    detector of class ``detector_cls`` (None: none is registered for any
+    of its bases)."""
+    for cls in detector_cls.__mro__:
+        if cls in _ADAPTERS:
+            return _ADAPTERS[cls]
+    return None
 
 
 def build_detector_adapter(detector: nn.Module) -> BaseDetectorAdapter:
