@@ -64,9 +64,12 @@ model.update(
     detector=None,
     class_names=class_names,
     use_instruction_in_fusion=True,
-    # the Q-Former reads the bare question (InstructBLIP: the whole prompt;
-    # the joint stage's prompt would add the detections' text)
-    instruction_text='question',
+    # InstructBLIP's layout: the Q-Former reads the text the LLM reads
+    # ('Question: ... Answer:'), the one text InstructBlipProcessor gives
+    # both, so the exported directory answers when called the standard
+    # way (its README.md); 'template' leaves out the perception text the
+    # joint stage's prompt adds (none here)
+    instruction_text='template',
     # the benchmark's tokenizer is the Q-Former's too (its
     # qformer_tokenizer in the exported directory)
     instruction_tokenizer=data_root + 'tokenizer',
