@@ -231,6 +231,15 @@ def run_stage(name: str, config: str, data_root: str, outputs: dict,
     return stage.run(train)
 
 
+def stage_summary(stage: dict, path: str) -> dict:
+    """A stage's entry in the summary: its output, metrics, minutes (of
+    the run that trained it, when reused from the cache; of every attempt,
+    when resumed) and whether it was reused or resumed."""
+    return dict(dir=path, metrics=stage.get('metrics', {}),
+                minutes=stage['minutes'], cached=stage['cached'],
+                resumed_from_iter=stage.get('resumed_from_iter'))
+
+
 def given(name: str, path):
     """A stage output the user passed in (None: run the stage)."""
     if path is None:
@@ -338,6 +347,30 @@ def print_rows(title: str, splits: dict) -> None:
         print(f'{"":<8}{"":>45}{"majority":>9}  {maj}')
 
 
+# the knowledge probe's evaluation sets, in the order printed (summary keys
+# ``knowledge_probe.<when>.<detector|mllm|chance>.<set>``)
+PROBE_SETS = ('corner_looks', 'corner', 'val')
+
+
+def probe_line(res: dict) -> str:
+    """One probe result as ``detector a / b / c, mllm ...`` (the accuracy
+    on each of :data:`PROBE_SETS`)."""
+    return ', '.join(
+        f'{src} ' + ' / '.join(f'{num(res[src][k]):.3f}' for k in PROBE_SETS)
+        for src in ('detector', 'mllm') if res.get(src)) + \
+        f' (chance {num(res["chance"]["corner_looks"]):.3f})'
+
+
+def print_probe(when: str, res: dict, seed: int) -> None:
+    print(f'knowledge probe {when}, seed {seed} (object shape, linear; '
+          f'{" / ".join(PROBE_SETS)}): {probe_line(res)}')
+    print('| seed | features | ' + ' | '.join(PROBE_SETS) + ' |')
+    for src in ('detector', 'mllm', 'chance'):
+        if res.get(src):
+            print(f'| {seed} | {src} | ' + ' | '.join(
+                f'{num(res[src].get(k)):.3f}' for k in PROBE_SETS) + ' |')
+
+
 def print_summary(summary: dict) -> bool:
     print('\n' + '=' * 78)
     mins = summary['minutes']
@@ -362,16 +395,11 @@ def print_summary(summary: dict) -> bool:
     ok &= passed
     print(f'target soft-token spread across images: {num(spread):.3f} >= '
           f'{SPREAD_TARGET} {"PASS" if passed else "MISS"}')
-    for when, res in (summary.get('knowledge_probe') or {}).items():
-        if not res:
-            continue
-        print(f'knowledge probe {when} (object class, linear; corner looks '
-              f'/ corner / val): ' + ', '.join(
-                  f'{src} {num(res[src]["corner_looks"]):.3f} / '
-                  f'{num(res[src]["corner"]):.3f} / '
-                  f'{num(res[src]["val"]):.3f}'
-                  for src in ('detector', 'mllm') if res.get(src)) +
-              f' (chance {num(res["chance"]["corner_looks"]):.3f})')
+    for when in ('before_joint', 'after_joint'):
+        res = (summary.get('knowledge_probe') or {}).get(when)
+        if res:
+            print(f'knowledge probe {when} (object shape, linear; '
+                  f'{" / ".join(PROBE_SETS)}): {probe_line(res)}')
     gates = summary['gates']
     print('gates (mean |g|): ' + ', '.join(
         f'{k}={v:.4f}' for k, v in gates.items()) if gates else
@@ -494,7 +522,9 @@ def main(argv=None):
     wall = time.perf_counter()
     register_all_modules(init_default_scope=False)
     smoke = args.smoke
+    start = time.perf_counter()
     stats = ensure_data(args.data_root, SMOKE_SIZES if smoke else None)
+    data_min = round((time.perf_counter() - start) / 60, 2)
     data_root = args.data_root
     seed = args.seed
     probe_sizes = SMOKE_PROBE if smoke else {}
@@ -535,6 +565,7 @@ def main(argv=None):
     from mmmrmllm.registry import MODELS
     with torch.no_grad():
         before = probe(MODELS.build(cfg.model), cfg, **probe_sizes)
+    print_probe('before joint training', before, seed)
     splits, mech, joint_min, eval_min = train_and_evaluate(
         cfg, stats, args.show_images, mechanisms=True,
         probe_sizes=probe_sizes)
@@ -557,12 +588,16 @@ def main(argv=None):
         gates=mech.get('gates', {}),
         soft_token_spread=mech.get('soft_token_spread'),
         knowledge_probe=dict(before_joint=before,
-                             after_joint=mech.get('probe')),
+                             after_joint=mech.get('probe'),
+                             # the stages' seed: 1c's (and 1a's) features
+                             seed=seed),
         seed=seed,
         minutes=dict(
+            data_generation=data_min,
             detector_pretrain=det['minutes'],
             language_pretrain=lm['minutes'],
             mllm_pretrain=mllm['minutes'],
+            knowledge_probe_before_joint=before['minutes'],
             joint=joint_min,
             evaluation=eval_min,
             mllm_zero_shot_evaluation=zs_eval,
@@ -572,11 +607,10 @@ def main(argv=None):
             detector_pretrain=det['cached'], language_pretrain=lm['cached'],
             mllm_pretrain=mllm['cached']),
         stages=dict(
-            detector_pretrain=dict(dir=osp.dirname(
-                det['outputs']['checkpoint']), metrics=det['metrics']),
-            language_pretrain=dict(
-                dir=lm['outputs']['hf_model'], metrics=lm['metrics']),
-            mllm_pretrain=dict(dir=mllm_dir, metrics=mllm['metrics'])),
+            detector_pretrain=stage_summary(
+                det, osp.dirname(det['outputs']['checkpoint'])),
+            language_pretrain=stage_summary(lm, lm['outputs']['hf_model']),
+            mllm_pretrain=stage_summary(mllm, mllm_dir)),
         joint_iters=cfg.train_cfg.max_iters,
         files=files,
         smoke=smoke,

@@ -49,11 +49,12 @@ model.llm.update(
     token_layout='visual_first',
     generation_cfg=dict(max_new_tokens=4))
 # InstructBLIP's instruction-aware Q-Former, with the directory's
-# qformer_tokenizer; the main job's MLLM stage gives its Q-Former the bare
-# question (InstructBLIP gives the whole prompt, which here would carry the
-# detections' text), so the joint stage does too
+# qformer_tokenizer; the main job's MLLM stage gives its Q-Former the text
+# its LLM reads ('Question: ... Answer:', as InstructBlipProcessor does),
+# so the joint stage does too, without the detections' text (InstructBLIP
+# would give the whole prompt, which here would carry it)
 model.use_instruction_in_fusion = True
-model.instruction_text = 'question'
+model.instruction_text = 'template'
 model.prompt_generator = prompt_generator
 # det_train images carry boxes and questions: early on, half of them show a
 # corrupted copy of their ground truth to the LLM instead of the

@@ -25,7 +25,7 @@ from mmengine.config import read_base
 from mmengine.dataset import DefaultSampler
 from mmengine.evaluator import Evaluator
 from mmengine.optim import CosineAnnealingLR, LinearLR
-from mmengine.runner import IterBasedTrainLoop, TestLoop, ValLoop
+from mmengine.runner import TestLoop, ValLoop
 from torch.optim import AdamW
 
 from mmmrmllm.datasets import (
@@ -34,6 +34,7 @@ from mmmrmllm.datasets import (
     EncoderView,
     PackMRMLLMInputs,
 )
+from mmmrmllm.engine import SkipAheadIterBasedTrainLoop
 from mmmrmllm.engine.hooks import (
     FreezeUntilHook,
     InstructBLIPExportHook,
@@ -64,9 +65,12 @@ model.update(
     detector=None,
     class_names=class_names,
     use_instruction_in_fusion=True,
-    # the Q-Former reads the bare question (InstructBLIP: the whole prompt;
-    # the joint stage's prompt would add the detections' text)
-    instruction_text='question',
+    # InstructBLIP's layout: the Q-Former reads the text the LLM reads
+    # ('Question: ... Answer:'), the one text InstructBlipProcessor gives
+    # both, so the exported directory answers when called the standard
+    # way (its README.md); 'template' leaves out the perception text the
+    # joint stage's prompt adds (none here)
+    instruction_text='template',
     # the benchmark's tokenizer is the Q-Former's too (its
     # qformer_tokenizer in the exported directory)
     instruction_tokenizer=data_root + 'tokenizer',
@@ -131,8 +135,10 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type=Evaluator, metrics=[dict(type=VQAAccuracy)])
 test_evaluator = val_evaluator
 
+# a resumed run skips the trained batches' indices instead of generating
+# their images again (the stream is a function of the index)
 train_cfg = dict(
-    type=IterBasedTrainLoop, max_iters=max_iters, val_interval=500)
+    type=SkipAheadIterBasedTrainLoop, max_iters=max_iters, val_interval=500)
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
 # the parts trained from scratch take 1e-3, the pretrained LLM 0.3 of it

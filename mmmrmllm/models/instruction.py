@@ -6,7 +6,11 @@ computed for each (image, question) pair. The instruction is, as in
 InstructBLIP (``InstructBlipProcessor`` sends its ``text`` to both
 tokenizers), the whole prompt text the LLM reads (``instruction_text=
 'prompt'``: template, perception text and question, ``<image>`` removed),
-or the bare question (``'question'``). The detector's feedback keeps the
+the template with the question alone (``'template'``: the prompt
+without the perception text, which is what the processor gives both when
+there are no detections, so an MLLM pre-trained without a detector keeps
+its Q-Former's input in the joint stage), or the bare question
+(``'question'``). The detector's feedback keeps the
 image's instruction-free queries (one per image, before any question is
 known), so detection does not depend on the questions asked.
 """
@@ -20,8 +24,9 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmmrmllm.structures import questions_of
+from mmmrmllm.text import IMAGE_TOKEN
 
-INSTRUCTION_TEXTS = ('prompt', 'question')
+INSTRUCTION_TEXTS = ('prompt', 'template', 'question')
 
 
 class InstructionTokenizer:
@@ -145,21 +150,27 @@ def load_instruction_tokenizer(path: Optional[str], llm, fusion: nn.Module
     return InstructionTokenizer(tok, fusion, path)
 
 
-def instruction_texts(which: str, prompts: Sequence,
-                      samples: Sequence) -> List[str]:
+def instruction_texts(which: str, prompts: Sequence, samples: Sequence,
+                      template: str = '') -> List[str]:
     """The fusion instruction of each LLM sequence, in sequence order.
 
     Args:
         which (str): ``'prompt'``: the prompt text the LLM reads
             (``EncodedPrompt.text``, after objects were dropped to fit the
             context), as InstructBLIP's processor sends its text to the
-            Q-Former; ``'question'``: the bare question.
+            Q-Former; ``'template'``: ``template`` filled with the question
+            and no perception text; ``'question'``: the bare question.
         prompts (Sequence[EncodedPrompt]): The sequences' prompts.
         samples (Sequence): The batch's data samples.
+        template (str): The LLM's prompt template (``'template'`` only).
     """
     if which == 'prompt':
         return [p.text for p in prompts]
-    return sequence_questions(samples)
+    questions = sequence_questions(samples)
+    if which == 'template':
+        text = template.replace(IMAGE_TOKEN, '')
+        return [text.format(perception='', question=q) for q in questions]
+    return questions
 
 
 def sequence_questions(samples: Sequence) -> List[str]:

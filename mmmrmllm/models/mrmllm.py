@@ -158,7 +158,10 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         instruction_text (str, optional): What the fusion reads:
             ``'prompt'``, the whole prompt text the LLM reads (template,
             perception text and question, ``<image>`` removed; what
-            ``InstructBlipProcessor`` gives the Q-Former) or
+            ``InstructBlipProcessor`` gives the Q-Former),
+            ``'template'``, the prompt without its perception text (the
+            template filled with the question: what the processor gives
+            the Q-Former of an MLLM pre-trained without a detector) or
             ``'question'``, the bare question. None: ``'prompt'`` with
             ``pretrained_mllm``, ``'question'`` otherwise.
         soft_answer_weight (float): Weight of
@@ -368,7 +371,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                     self.instruction_tokenizer, self.fusion,
                     self.language_projection, state.fusion_inputs,
                     instruction_texts(self.instruction_text, prompts,
-                                      samples), visual, owners)
+                                      samples, self.llm.prompt_template),
+                    visual, owners)
         return visual, prompts, owners
 
     # ---------------------------------------------------------- BaseModel

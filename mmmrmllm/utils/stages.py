@@ -25,9 +25,10 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import time
-from typing import Callable, Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 
 def cache_root() -> str:
@@ -129,6 +130,37 @@ def explain(parts: dict, old: Optional[dict]) -> str:
     return '; '.join(why) or 'cached run incomplete'
 
 
+def _attempt_started(partial: str) -> Tuple[Optional[int], float]:
+    """Record an attempt at a stage (next to its partial folder).
+
+    Returns:
+        tuple: The iteration of the checkpoint MMEngine resumes from (None
+        for a fresh start) and the minutes the earlier attempts ran (each
+        until the last file it wrote, e.g. its log: a killed run leaves no
+        end time).
+    """
+    file = partial + '.attempts.json'
+    attempts = []
+    if osp.isfile(file):
+        with open(file) as f:
+            attempts = json.load(f)
+        attempts[-1]['end'] = max(
+            [attempts[-1]['start']] +
+            [osp.getmtime(osp.join(d, n))
+             for d, _, names in os.walk(partial) for n in names])
+    resumed_from = None
+    last = osp.join(partial, 'last_checkpoint')
+    if osp.isfile(last):
+        with open(last) as f:
+            found = re.search(r'iter_(\d+)\.pth', f.read())
+        resumed_from = int(found.group(1)) if found else None
+    earlier = sum(a['end'] - a['start'] for a in attempts) / 60
+    attempts.append(dict(start=time.time()))
+    with open(file, 'w') as f:
+        json.dump(attempts, f)
+    return resumed_from, earlier
+
+
 class Stage:
     """One cached stage.
 
@@ -196,8 +228,10 @@ class Stage:
                 partial folder, ``cfg.resume`` to True); may return metrics.
 
         Returns:
-            dict: ``outputs`` (absolute paths), ``minutes``, ``metrics``,
-            ``cached`` (True when reused), ``dir``, ``key``.
+            dict: ``outputs`` (absolute paths), ``minutes`` (of every
+            attempt), ``resumed_from_iter`` (None unless an interrupted
+            run was resumed), ``metrics``, ``cached`` (True when reused:
+            the rest is the training run's record), ``dir``, ``key``.
         """
         record = self.cached()
         if record is not None:
@@ -206,9 +240,10 @@ class Stage:
         os.makedirs(partial, exist_ok=True)
         self.cfg.work_dir = partial
         self.cfg.resume = True
+        resumed_from, earlier = _attempt_started(partial)
         start = time.perf_counter()
         metrics = train(self.cfg) or {}
-        minutes = (time.perf_counter() - start) / 60
+        minutes = (time.perf_counter() - start) / 60 + earlier
         for rel in self.outputs.values():
             if not osp.exists(osp.join(partial, rel)):
                 raise RuntimeError(f'stage {self.name} finished without its '
@@ -216,6 +251,7 @@ class Stage:
         if osp.exists(self.dir):
             shutil.rmtree(self.dir)
         os.replace(partial, self.dir)
+        os.remove(partial + '.attempts.json')
         record = dict(
             name=self.name,
             key=self.key,
@@ -223,6 +259,7 @@ class Stage:
             outputs={k: osp.join(self.dir, v)
                      for k, v in self.outputs.items()},
             minutes=round(minutes, 2),
+            resumed_from_iter=resumed_from,
             metrics=metrics)
         with open(self.record_file, 'w') as f:
             json.dump(record, f, indent=2)

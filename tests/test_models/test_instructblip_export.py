@@ -123,3 +123,100 @@ def test_missing_directory_is_named(tmp_path):
             fusion=dict(type='SharedQueryFusion'),
             llm=dict(type='LLMHead'),
             pretrained_mllm=str(tmp_path / 'no-such-dir'))
+
+
+def card_mllm(tmp_path, instruction_text):
+    """A tiny MLLM laid out as InstructBLIP (query outputs first), its
+    Q-Former reading ``instruction_text`` (None: no instruction)."""
+    from transformers import AutoTokenizer
+    tok_dir = make_tokenizer(str(tmp_path / 'tok'))
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    mean = [m * 255 for m in (0.48145466, 0.4578275, 0.40821073)]
+    std = [s * 255 for s in (0.26862954, 0.26130258, 0.27577711)]
+    torch.manual_seed(0)
+    model = MRMLLM(
+        variant='mllm_only',
+        data_preprocessor=dict(
+            type='MRMLLMDataPreprocessor',
+            enc=dict(mean=mean, std=std, bgr_to_rgb=True)),
+        vision_encoder=dict(type='HFVisionEncoder', model_cfg=TOWER,
+                            frozen=False),
+        fusion=dict(type='SharedQueryFusion', **dict(FUSION,
+                                                     vocab_size=len(tok))),
+        llm=dict(type='LLMHead', model_cfg=llama_cfg(tok),
+                 tokenizer=tok_dir, train_mode='full',
+                 token_layout='visual_first',
+                 generation_cfg=dict(max_new_tokens=3)),
+        use_instruction_in_fusion=instruction_text is not None,
+        instruction_text=instruction_text)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return model.eval()
+
+
+def toolkit_run(model, img, question):
+    """The toolkit's first-answer-token logits and answer for one BGR
+    image and question."""
+    from mmmrmllm.structures import MRMLLMDataSample
+    sample = MRMLLMDataSample(
+        metainfo=dict(img_id=0, img_path='image.png', ori_shape=(32, 32),
+                      img_shape=(32, 32), scale_factor=(1.0, 1.0),
+                      has_det_ann=False))
+    sample.questions = [question]
+    bgr = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1)
+    data = model.data_preprocessor(
+        dict(inputs=dict(enc=[bgr]), data_samples=[sample]), False)
+    with torch.no_grad():
+        state = model.perceive(data['inputs'], data['data_samples'])
+        visual, prompts, _ = model._lm_sequences(
+            state, data['data_samples'], False)
+        logits = model.llm.next_token_logits(visual, prompts)[0]
+        answer = model.predict(data['inputs'],
+                               data['data_samples'])[0].pred_answers[0]
+    return logits, answer
+
+
+@pytest.mark.parametrize('instruction_text', ['template', 'question', None])
+def test_model_card_snippet_reproduces_the_toolkit(tmp_path, monkeypatch,
+                                                    instruction_text):
+    """The exported directory's README.md shows the prompt format and a
+    transformers snippet; run as written (local files only), it gives the
+    model the input the toolkit gives it: the same first-token logits and
+    the same answer. With the toolkit's InstructBLIP layout (the Q-Former
+    reads the LLM's text) that is the processor's standard call."""
+    import numpy as np
+    from PIL import Image
+    model = card_mllm(tmp_path, instruction_text)
+    out = tmp_path / 'hf'
+    pre = model.data_preprocessor.enc
+    qtok = model.instruction_tokenizer.tokenizer \
+        if model.instruction_tokenizer is not None else None
+    save_instructblip(
+        model, str(out), qformer_tokenizer=qtok,
+        image_mean=[float(m) / 255 for m in pre.mean.flatten()],
+        image_std=[float(s) / 255 for s in pre.std.flatten()])
+    card = (out / 'README.md').read_text()
+    assert 'Question: {question} Answer:' in card
+    code = card.split('```python\n')[1].split('```')[0]
+    standard = instruction_text == 'template'
+    assert ("inputs['qformer_" not in code) == standard
+    img = np.random.RandomState(0).randint(0, 256, (32, 32, 3),
+                                           dtype=np.uint8)
+    Image.fromarray(img).save(out / 'image.png')
+    monkeypatch.chdir(out)
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    scope = {}
+    exec(compile(code, 'README.md', 'exec'), scope)
+    ref, answer = toolkit_run(model, img, scope['question'])
+    with torch.no_grad():
+        theirs = scope['model'](**scope['inputs']).logits[0, -1]
+    torch.testing.assert_close(theirs, ref, atol=1e-4, rtol=0)
+    assert scope['answer'].strip() == answer
+    # the failure the card prevents: the bare question through the
+    # processor is not the input the model was trained on
+    bare = scope['processor'](images=Image.open('image.png'),
+                              text=scope['question'], return_tensors='pt')
+    with torch.no_grad():
+        wrong = scope['model'](**bare).logits[0, -1]
+    assert (wrong - ref).abs().max() > 1e-2

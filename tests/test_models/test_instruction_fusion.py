@@ -107,3 +107,32 @@ def test_prompt_instruction_is_the_text_the_llm_reads(tok, monkeypatch):
         ids = model.llm.tokenizer(text).input_ids
         p = prompts[seen.index(text)]
         assert p.prefix + p.suffix == ids  # 'template': BOS, then the rest
+
+
+def test_template_instruction_is_the_prompt_without_perception(
+        tok, monkeypatch):
+    """``instruction_text='template'``: the prompt template filled with the
+    question alone, the text an MLLM pre-trained without a detector read
+    (and ``InstructBlipProcessor`` gives its Q-Former), even when the
+    joint model's prompt carries the detections' text."""
+    from mmmrmllm.models.instruction import InstructionTokenizer
+    vocab = len(MODELS.build(mrmllm_cfg('retinanet', tok)).llm.tokenizer)
+    torch.manual_seed(0)
+    model = MODELS.build(
+        mrmllm_cfg('retinanet', tok, use_instruction_in_fusion=True,
+                   instruction_text='template',
+                   fusion=fusion_cfg(vocab_size=vocab)))
+    seen = []
+    call = InstructionTokenizer.__call__
+
+    def record(self, texts, device):
+        seen.extend(texts)
+        return call(self, texts, device)
+
+    monkeypatch.setattr(InstructionTokenizer, '__call__', record)
+    samples = [make_sample(0)]
+    _, prompts, _ = sequences(model, samples, False)
+    assert seen == [f'Question: {q} Answer:'
+                    for q in samples[0].questions]
+    # the LLM's own prompt keeps the perception text
+    assert all(len(p.text) > len(t) for p, t in zip(prompts, seen))

@@ -179,6 +179,46 @@ def test_interrupted_stage_resumes_in_its_partial_folder(tmp_path):
     assert not osp.exists(stage.dir + '.partial')
 
 
+def test_resumed_stage_records_its_checkpoint_and_every_attempt(tmp_path):
+    """A stage resumed after a kill says from which iteration, and its
+    minutes count the killed attempt (until the last file it wrote) too,
+    as the summary of the main job reports them."""
+    data = _data(str(tmp_path / 'data'))
+    stage = Stage('vl', Config(dict(lr=0.1)), data, dict(ckpt='out.pth'),
+                  str(tmp_path / 'cache'))
+    partial = stage.dir + '.partial'
+
+    def killed(cfg):
+        ckpt = osp.join(cfg.work_dir, 'iter_500.pth')
+        with open(ckpt, 'w') as f:
+            f.write('half')
+        with open(osp.join(cfg.work_dir, 'last_checkpoint'), 'w') as f:
+            f.write(ckpt)
+        with open(partial + '.attempts.json') as f:
+            start = json.load(f)[0]['start']
+        os.utime(ckpt, (start + 180, start + 180))  # ran 3 minutes
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stage.run(killed)
+
+    def resumed(cfg):
+        with open(osp.join(cfg.work_dir, 'out.pth'), 'w') as f:
+            f.write('done')
+
+    record = stage.run(resumed)
+    assert record['resumed_from_iter'] == 500
+    assert 3.0 <= record['minutes'] < 3.5
+    assert not osp.exists(partial + '.attempts.json')
+    # reused from the cache: the training run's record
+    again = stage.run(resumed)
+    assert again['cached'] and again['minutes'] == record['minutes']
+    assert again['resumed_from_iter'] == 500
+    fresh = Stage('vl', Config(dict(lr=0.2)), data, dict(ckpt='out.pth'),
+                  str(tmp_path / 'cache')).run(resumed)
+    assert fresh['resumed_from_iter'] is None and fresh['minutes'] < 0.5
+
+
 def test_missing_output_is_an_error(tmp_path):
     data = _data(str(tmp_path / 'data'))
     stage = Stage('x', Config(dict(a=1)), data, dict(ckpt='nothing.pth'),

@@ -9,6 +9,8 @@ import torch
 from mmengine.logging import MMLogger
 from torch import Tensor, nn
 
+from .pretrained_card import model_card
+
 
 def read_state_dict(path: str) -> Dict[str, Tensor]:
     """Read a state dict from a file or a ``save_pretrained`` directory.
@@ -246,7 +248,10 @@ def save_instructblip(model: nn.Module,
     InstructBLIP directory: ``InstructBlipForConditionalGeneration.
     save_pretrained`` (vision tower, Q-Former, query tokens, projection,
     language model) plus ``InstructBlipProcessor.save_pretrained`` (image
-    processor, the LLM's tokenizer, ``qformer_tokenizer/``).
+    processor, the LLM's tokenizer, ``qformer_tokenizer/``) and a model
+    card, ``README.md``: the prompt format and a ``transformers`` snippet
+    that gives the model the input it was trained on
+    (:func:`~mmmrmllm.models.utils.pretrained_card.model_card`).
 
     Every weight is checked to land in the HF model (strict load), so
     ``transformers`` and :func:`load_instructblip` read back exactly the
@@ -300,6 +305,8 @@ def save_instructblip(model: nn.Module,
     # The LLM's own tokenizer files (without that token, which no id of the
     # LLM embeds: the query outputs go before the text, no image tokens).
     model.llm.tokenizer.save_pretrained(out_dir)
+    with open(os.path.join(out_dir, 'README.md'), 'w') as f:
+        f.write(model_card(model, size))
     MMLogger.get_current_instance().info(
         f'InstructBLIP directory saved to {out_dir} ({len(state)} tensors)')
     return out_dir
