@@ -44,6 +44,11 @@ def parse_args():
         help='directory where painted images will be saved. If specified, '
         'it will be automatically saved to the work_dir/timestamp/show_dir')
     parser.add_argument(
+        '--split',
+        help="evaluate the config's `<SPLIT>_dataset` with its "
+        '`<SPLIT>_evaluator` instead of its test set (e.g. corner, '
+        'val_phrasing on CornerShapes)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -61,6 +66,21 @@ def parse_args():
     return args
 
 
+def use_split(cfg: Config, split: str) -> None:
+    """Test on the config's ``<split>_dataset`` with ``<split>_evaluator``
+    (``val_evaluator`` if it has none: a split of val's images, such as
+    ``val_phrasing``)."""
+    key = f'{split}_dataset'
+    if key not in cfg:
+        named = sorted(k[:-len('_dataset')] for k in cfg.keys()
+                       if k.endswith('_dataset')
+                       and isinstance(cfg[k], dict))
+        raise ConfigError(f'--split {split}: the config has no `{key}`; '
+                          f'its splits: {named}')
+    cfg.test_dataloader.dataset = cfg[key]
+    cfg.test_evaluator = cfg.get(f'{split}_evaluator', cfg.val_evaluator)
+
+
 def build_config(args) -> Config:
     if not osp.isfile(args.checkpoint):
         raise ConfigError(f'checkpoint not found: {args.checkpoint}')
@@ -75,6 +95,8 @@ def build_config(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.split is not None:
+        use_split(cfg, args.split)
     # the checkpoint holds the weights: init-only inputs only if needed
     for_inference(cfg)
 

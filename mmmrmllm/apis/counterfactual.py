@@ -11,7 +11,7 @@ COMMON_COLOURS = ('red', 'green', 'blue', 'yellow')
 def colour_question(sample: dict):
     """The index of the object a colour question asks about and the
     question (None if the image has no colour question)."""
-    from mmmrmllm.datasets.cornershapes.questions import parse_question
+    from mmmrmllm.datasets.cornershapes.phrasings import parse_question
     for q in sample['questions']:
         if q['type'] != 'colour':
             continue

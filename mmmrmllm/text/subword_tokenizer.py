@@ -30,18 +30,20 @@ PUNCTUATION = (r'(?<![A-Za-z])-|-(?![A-Za-z])'
 WORD_START = '▁'
 # a run of white space within a line (line breaks stay: prompts use them)
 SPACE_RUN = r'[^\S\n]+'
-# a space at the start or the end of the text (after SPACE_RUN)
-END_SPACE = r'\A | \z'
 
 
 def text_normalizer() -> 'Normalizer':
     """The normalizer of the project's tokenizers: Unicode NFKC, lower
-    case, each run of white space within a line one space, no space at the
-    text's ends (line breaks stay: prompts are laid out with them).
+    case, each run of white space within a line one space (line breaks
+    stay: prompts are laid out with them).
 
     Users type questions in any case, with extra spaces; none of it
     changes the meaning, so none of it reaches the model (as an uncased
-    BERT tokenizer lower-cases). Decoding gives the normalised text.
+    BERT tokenizer lower-cases). A question sits inside the prompt
+    template (``Question: {question} Answer:``), so its leading and
+    trailing spaces are runs too; a text's own end spaces are kept, as the
+    template's pieces around the visual tokens are tokenised apart.
+    Decoding gives the normalised text.
 
     Returns:
         tokenizers.normalizers.Normalizer: The normalizer.
@@ -51,7 +53,6 @@ def text_normalizer() -> 'Normalizer':
         normalizers.NFKC(),
         normalizers.Lowercase(),
         normalizers.Replace(Regex(SPACE_RUN), ' '),
-        normalizers.Replace(Regex(END_SPACE), ''),
     ])
 
 
@@ -141,6 +142,27 @@ def _append_merges(tok: 'Tokenizer',
     return Tokenizer.from_str(json.dumps(state))
 
 
+def _word_starts(whole_words: Sequence[str]) -> List[str]:
+    """Each whole word once, as the pre-tokenizer gives it (``▁`` +
+    word), or an error naming the words that cannot be one token."""
+    norm = text_normalizer()
+    for w in whole_words:
+        if not w or any(c.isspace() for c in w):
+            raise ValueError(f'whole_words must be single words, got {w!r}')
+        if norm.normalize_str(w) != w:
+            raise ValueError(
+                f'whole_words must be normalised (lower case, NFKC): {w!r} '
+                f'reads as {norm.normalize_str(w)!r}')
+    words = [WORD_START + w for w in dict.fromkeys(whole_words)]
+    pre = _pre_tokenizer()
+    split = [w[1:] for w in words if len(pre.pre_tokenize_str(w)) != 1]
+    if split:
+        raise ValueError(f'whole_words {split} are split by the '
+                         'pre-tokenizer (punctuation, a plural s): they '
+                         'cannot be one token')
+    return words
+
+
 def train_subword_tokenizer(texts: Iterable[str],
                             vocab_size: int = 256,
                             out_dir: Optional[str] = None,
@@ -181,21 +203,7 @@ def train_subword_tokenizer(texts: Iterable[str],
     from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
     texts = list(texts)
-    norm = text_normalizer()
-    for w in whole_words:
-        if not w or any(c.isspace() for c in w):
-            raise ValueError(f'whole_words must be single words, got {w!r}')
-        if norm.normalize_str(w) != w:
-            raise ValueError(
-                f'whole_words must be normalised (lower case, NFKC): {w!r} '
-                f'reads as {norm.normalize_str(w)!r}')
-    words = [WORD_START + w for w in dict.fromkeys(whole_words)]
-    pre = _pre_tokenizer()
-    split = [w[1:] for w in words if len(pre.pre_tokenize_str(w)) != 1]
-    if split:
-        raise ValueError(f'whole_words {split} are split by the '
-                         'pre-tokenizer (punctuation, a plural s): they '
-                         'cannot be one token')
+    words = _word_starts(whole_words)
     # train with fewer merges until the whole words' own merges fit
     base = len(SPECIALS) + len(_alphabet())
     reserve = 0

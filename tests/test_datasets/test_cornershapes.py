@@ -17,13 +17,13 @@ from mmmrmllm.datasets.cornershapes import (
     QUESTION_TYPES,
     generate_image,
 )
-from mmmrmllm.datasets.cornershapes.questions import (
+from mmmrmllm.datasets.cornershapes.phrasings import (
     HELDOUT_PHRASINGS,
-    QUADRANTS,
     TEMPLATES,
     TRAIN_PHRASINGS,
     parse_question,
 )
+from mmmrmllm.datasets.cornershapes.questions import QUADRANTS
 from mmmrmllm.datasets.cornershapes.tokenizer_corpus import (
     TOKENIZER_VOCAB,
     WHOLE_WORDS,
@@ -203,7 +203,7 @@ def test_tokenizer_reads_case_and_spaces_alike(root):
     def ids(text):
         return tok(text, add_special_tokens=False).input_ids
 
-    assert ids('How many  Circles are there? ') == ids(
+    assert ids('How many  Circles are there?') == ids(
         ' how many circles are there?') == ids('HOW\tMANY circles ARE there?')
     # NFKC: full-width letters are the ASCII ones
     assert ids('\uff28ow many circles?') == ids('how many circles?')

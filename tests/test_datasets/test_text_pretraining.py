@@ -16,11 +16,11 @@ from mmmrmllm.datasets.cornershapes import (
     generate_cornershapes,
     sample_scene,
 )
-from mmmrmllm.datasets.cornershapes.questions import (
-    QUADRANTS,
+from mmmrmllm.datasets.cornershapes.phrasings import (
     TEMPLATES,
     parse_question,
 )
+from mmmrmllm.datasets.cornershapes.questions import QUADRANTS
 from mmmrmllm.models.perception import PerceptionPromptGenerator
 from mmmrmllm.models.perception.gt_perception import corrupt_objects
 from mmmrmllm.registry import MODELS

@@ -99,9 +99,14 @@ def test_case_unicode_and_spaces_do_not_reach_the_model(tmp_path):
         return tok(text, add_special_tokens=False).input_ids
 
     same = ['How many circles are there?', 'how many circles are there?',
-            '  HOW many\tcircles   are there?  ',
+            ' HOW many\tcircles   are there?',
             '\uff28ow many circles are there?']  # full-width H (NFKC)
     assert len({tuple(ids(t)) for t in same}) == 1
+    # a question as the LLM reads it, inside the prompt template: its
+    # spaces at either end are runs too
+    template = 'Question: {} Answer:'
+    assert ids(template.format('  how many Circles are there?  ')) == ids(
+        template.format(same[0]))
     # a line break is kept (prompts are laid out with them)
     assert ids('circle.\nquestion') != ids('circle. question')
     # the alphabet holds no capitals: they never reach the model

@@ -369,3 +369,29 @@ def test_tensorboard_has_losses_lr_answers_and_images(trained):
     assert tags['images'], tags
     image = acc.Images(tags['images'][0])[0]
     assert image.width > 0 and image.height > 0
+
+
+def test_test_tool_split_option():
+    """``--split NAME`` tests the config's ``NAME_dataset`` with its
+    evaluator, or val's for a split of val's images."""
+    import importlib.util
+
+    from mmengine.config import Config
+
+    from mmmrmllm.utils.config import ConfigError
+    spec = importlib.util.spec_from_file_location('test_tool', TEST)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cfg = Config.fromfile(TINY)
+    tool.use_split(cfg, 'val_phrasing')
+    data = cfg.test_dataloader.dataset
+    assert (data.ann_file, data.question_file) == (
+        'annotations/val.json', 'questions/val_phrasing.json')
+    assert cfg.test_evaluator == cfg.val_evaluator
+    tool.use_split(cfg, 'corner')
+    assert cfg.test_dataloader.dataset.ann_file == 'annotations/corner.json'
+    assert cfg.test_evaluator.metrics[0].ann_file.endswith(
+        'annotations/corner.json')
+    with pytest.raises(ConfigError, match=r"no `val_phrase_dataset`; its "
+                       r"splits: \['corner', 'val', 'val_phrasing'\]"):
+        tool.use_split(cfg, 'val_phrase')

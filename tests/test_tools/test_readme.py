@@ -27,6 +27,8 @@ SECTION = '### After `make demo`'
 JOINT = osp.join(ROOT, 'configs', 'mrmllm',
                  'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py')
 ENV = dict(os.environ, HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1')
+# training steps of the answer-type check (see its docstring)
+TYPE_TRAIN_STEPS = 100
 
 
 def readme_commands(text: str, section: str = SECTION) -> list:
@@ -95,7 +97,15 @@ def test_readme_commands_after_make_demo(tmp_path):
          str(work)], cwd=ROOT, env=ENV, capture_output=True, text=True,
         timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    # the held-out phrasings are evaluated and printed beside val
+    assert re.search(r'^val_phrasing +\d', res.stdout, re.M), \
+        res.stdout[-3000:]
     summary = json.loads((work / 'summary.json').read_text())
+    for section in ('splits', 'mllm_zero_shot'):
+        held = summary[section]['val_phrasing']
+        assert held['questions'] == summary[section]['val']['questions']
+        assert held['empty_answers'] is not None
+        assert held['wrong_type'] is not None
     files = summary['files']
     assert files == dict(config=str(work / 'config.py'),
                          checkpoint=str(work / 'iter_2.pth'))
@@ -135,6 +145,101 @@ def test_readme_commands_after_make_demo(tmp_path):
         assert res.returncode == 0, command + '\n' + out[-4000:]
         if tool == 'test.py':
             assert re.search(r'vqa/acc: \d', out), out[-2000:]
+            assert re.search(r'vqa/type_mismatch: \d', out), out[-2000:]
         if tool == 'infer.py':
             assert 'how many circles are there?' in out, out[-2000:]
-    assert seen == {'webui.py', 'infer.py', 'test.py', 'benchmark.py'}
+        if tool == 'phrasing_agreement.py':
+            assert re.search(r'^agreement: [01]\.\d{3}$', out, re.M), \
+                out[-2000:]
+            assert re.search(r'^typed: \d+ empty answers, \d+ of the '
+                             r'wrong type', out, re.M), out[-2000:]
+    assert seen == {'webui.py', 'infer.py', 'test.py', 'benchmark.py',
+                    'phrasing_agreement.py'}
+
+
+def readme_questions() -> tuple:
+    """The image and the questions of the README's ``infer.py`` example."""
+    with open(README) as f:
+        command = next(c for c in readme_commands(f.read())
+                       if 'infer.py' in c)
+    argv = shlex.split(command)
+    img = argv[argv.index('--img') + 1]
+    start = argv.index('--question') + 1
+    questions = []
+    for arg in argv[start:]:
+        if arg.startswith('--'):
+            break
+        questions.append(arg)
+    return img, questions
+
+
+def test_readme_questions_get_answers_of_their_type(tmp_path):
+    """The README's example questions, as typed there, get an answer of
+    their type (a count, yes/no, a colour), not necessarily the right one.
+
+    A model of ``--smoke``'s two iterations per stage answers anything: a
+    type check on it would test luck. What gives an answer its type is
+    the training - the benchmark's phrasings and the tokenizer's
+    normalisation - so this trains the main job's language stage (its
+    config, narrowed to one layer) for a few dozen steps on the generated
+    text stream, and asks the README's questions about the README's image
+    (its ground-truth objects in the perception prompt).
+    """
+    from mmmrmllm.datasets.cornershapes import (
+        TEXT_PROMPT,
+        CornerShapesTextDataset,
+        generate_cornershapes,
+        generate_image,
+    )
+    from mmmrmllm.datasets.cornershapes.phrasings import parse_question
+    from mmmrmllm.datasets.cornershapes.questions import ANSWER_TYPES
+    from mmmrmllm.evaluation.functional import answer_has_type
+    from mmmrmllm.registry import MODELS
+    from mmmrmllm.structures import MRMLLMDataSample
+    from mmmrmllm.text import PerceptionPromptGenerator
+
+    img, questions = readme_questions()
+    types = [parse_question(q).kind.replace('_any_colour', '')
+             for q in questions]
+    assert {'counting', 'existence', 'colour'} <= set(types), questions
+    split, name = img.split('/')[-2:]
+    objects = generate_image(0, split, int(name.split('.')[0]))['objects']
+
+    root = str(tmp_path / 'cs')
+    generate_cornershapes(root, sizes=dict(det_train=0, vqa_train=2, val=1,
+                                           corner=0, novel=0))
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'pretrain',
+        'llama_4l_1xb12_2500i_cornershapes_text.py'))
+    cfg.model.llm.tokenizer = osp.join(root, 'tokenizer')
+    cfg.model.llm.model_cfg.update(num_hidden_layers=1, hidden_size=64,
+                                   intermediate_size=128)
+    torch = pytest.importorskip('torch')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    data = CornerShapesTextDataset(
+        prompt_generator=dict(type='PerceptionPromptGenerator',
+                              **TEXT_PROMPT), seed=0)
+    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    batch = 8
+    for step in range(TYPE_TRAIN_STEPS):
+        samples = [data[step * batch + k]['data_samples']
+                   for k in range(batch)]
+        loss = sum(model.loss(samples).values())
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    model.eval()
+    prompt = PerceptionPromptGenerator(**TEXT_PROMPT)
+    boxes = torch.tensor([o['bbox'] for o in objects],
+                         dtype=torch.float32) / 128
+    labels = torch.tensor([data.metainfo['classes'].index(o['shape'])
+                           for o in objects])
+    sample = MRMLLMDataSample()
+    sample.perception = prompt(boxes, labels, torch.ones(len(objects)),
+                               list(data.metainfo['classes']))
+    sample.questions = questions
+    with torch.no_grad():
+        answers = model.predict([sample])[0].pred_answers
+    for q, t, a in zip(questions, types, answers):
+        assert answer_has_type(a, ANSWER_TYPES[t]), (q, t, a)

@@ -32,12 +32,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from .questions import (
-    QUESTION_TYPES,
-    Phrasing,
-    answer_stats,
-    image_questions,
-)
+from .phrasings import Phrasing
+from .questions import QUESTION_TYPES, answer_stats, image_questions
 from .render import ALL_COLOURS, SHAPES
 from .scene import CLASSES, image_objects, render_objects
 from .tokenizer_corpus import TOKENIZER_VOCAB, write_tokenizer

@@ -20,9 +20,8 @@ import torch
 
 from mmmrmllm.text import corrupt_objects, text_sequence_template
 
+from .phrasings import PHRASING_STYLES, Phrasing
 from .questions import (
-    PHRASING_STYLES,
-    Phrasing,
     clear_quadrants,
     counting_question,
     image_questions,
