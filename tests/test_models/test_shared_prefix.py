@@ -137,3 +137,16 @@ def test_mrmllm_answer_with_and_without_the_shared_prefix(tok, layout):
     assert min(plans[0].length) > soft + 5
     assert shared == whole
     assert [len(a) for a in shared] == [4, 4]
+
+
+@pytest.mark.parametrize('arch', ['qwen2', 'mistral', 'gpt2'])
+def test_other_architectures(tok, arch):
+    """Qwen2 and Mistral continue from the cache as Llama does; GPT-2
+    (no ``Cache`` classes in this transformers) runs whole sequences."""
+    llm = head(tok, 'template', arch)
+    visual, prompts = sequences(llm, (3, 2))
+    assert llm._can_share_prefix({}) == (arch != 'gpt2')
+    shared, whole = both(llm, visual, prompts, max_new_tokens=5)
+    assert shared.sequences.tolist() == whole.sequences.tolist()
+    for a, b in zip(shared.scores, whole.scores):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
