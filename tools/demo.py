@@ -423,12 +423,23 @@ def print_probe(when: str, res: dict, seed: int) -> None:
                 f'{num(res[src].get(k)):.3f}' for k in PROBE_SETS) + ' |')
 
 
+def stage_note(summary: dict, name: str) -> str:
+    """`` (cached)`` for a stage reused from the cache (its minutes are
+    the training run's), `` (resumed at N)`` for one resumed after an
+    interruption (its minutes count every attempt), else nothing."""
+    stage = (summary.get('stages') or {}).get(name) or {}
+    if summary['cached'].get(name):
+        return ' (cached)'
+    if stage.get('resumed_from_iter') is not None:
+        return f' (resumed at {stage["resumed_from_iter"]})'
+    return ''
+
+
 def print_summary(summary: dict) -> bool:
     print('\n' + '=' * 78)
     mins = summary['minutes']
     print('MR-MLLM main job on CornerShapes: ' + ', '.join(
-        f'{k} {v:.1f} min' + (' (cached)' if summary['cached'].get(k)
-                              else '')
+        f'{k} {v:.1f} min' + stage_note(summary, k)
         for k, v in mins.items() if v is not None))
     print_rows('MR-MLLM (joint)', summary['splits'])
     for section, title in (('mllm_zero_shot', 'stage 1c MLLM, zero-shot'),

@@ -220,3 +220,32 @@ def test_model_card_snippet_reproduces_the_toolkit(tmp_path, monkeypatch,
     with torch.no_grad():
         wrong = scope['model'](**bare).logits[0, -1]
     assert (wrong - ref).abs().max() > 1e-2
+
+
+def test_the_processor_sees_the_pixels_of_the_toolkits_encoder_view(
+        tmp_path):
+    """A CornerShapes image (128 px) shrunk to the tower's 32 px: the
+    exported processor's pixel values are the toolkit's encoder input
+    (EncoderView's default resize, then the data preprocessor)."""
+    from PIL import Image
+    from transformers import InstructBlipProcessor
+
+    from mmmrmllm.datasets import EncoderView
+    from mmmrmllm.datasets.cornershapes import generate_image
+    model = card_mllm(tmp_path, 'template')
+    out = str(tmp_path / 'hf')
+    pre = model.data_preprocessor.enc
+    save_instructblip(
+        model, out, qformer_tokenizer=model.instruction_tokenizer.tokenizer,
+        image_mean=[float(m) / 255 for m in pre.mean.flatten()],
+        image_std=[float(s) / 255 for s in pre.std.flatten()])
+    rgb = generate_image(0, 'val', 0)['image']
+    bgr = rgb[..., ::-1].copy()
+    view = EncoderView(scale=(32, 32))(dict(img=bgr))['enc_img']
+    ours = model.data_preprocessor(
+        dict(inputs=dict(enc=[torch.from_numpy(view).permute(2, 0, 1)]),
+             data_samples=None), False)['inputs']['enc']
+    processor = InstructBlipProcessor.from_pretrained(out)
+    theirs = processor.image_processor(Image.fromarray(rgb),
+                                       return_tensors='pt')['pixel_values']
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)

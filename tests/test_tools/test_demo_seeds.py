@@ -51,6 +51,11 @@ def test_probe_printed_by_the_demo_as_a_table_row(capsys):
     assert demo.stage_summary(stage, '/c/1c') == dict(
         dir='/c/1c', metrics={'vqa/acc': 0.5}, minutes=12.5, cached=True,
         resumed_from_iter=1000)
+    run = summary(0, 0.5, 0.6, 0.6, resumed=1500)
+    assert demo.stage_note(run, 'mllm_pretrain') == ' (resumed at 1500)'
+    assert demo.stage_note(run, 'joint') == ''
+    run['cached']['mllm_pretrain'] = True
+    assert demo.stage_note(run, 'mllm_pretrain') == ' (cached)'
 
 
 def test_seeds_tabulated_and_targets_judged_on_every_seed(tmp_path,

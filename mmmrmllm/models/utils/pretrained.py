@@ -295,6 +295,9 @@ def save_instructblip(model: nn.Module,
     processor = InstructBlipProcessor(
         image_processor=BlipImageProcessor(
             size=dict(height=size, width=size),
+            # Pillow's bicubic: EncoderView's default resize, so both
+            # give the same pixels
+            resample=3,
             image_mean=list(image_mean),
             image_std=list(image_std)),
         # copies: the processor adds an <image> token to its tokenizer
