@@ -22,6 +22,7 @@ with read_base():
     from .._base_.datasets.cornershapes import *  # noqa: F401,F403
     from .._base_.default_runtime import *  # noqa: F401,F403
     from .._base_.models.cornershapes_prompt import prompt_generator
+    from .._base_.models.cornershapes_vision import vision_tower
     from .._base_.models.mrmllm_tiny_dino import model
     from .._base_.schedules.schedule_tiny import *  # noqa: F401,F403
 
@@ -34,11 +35,11 @@ model.detector_checkpoint = (
 model.pretrained_mllm = (
     'work_dirs/instructblip_llama_4l_1xb32_2000i_cornershapes_vl/'
     'hf_instructblip')
-# the MLLM stage's vision tower is InstructBLIP's (same sizes as the base's;
-# the initialisation matters only to a model trained from scratch, as the
-# CLI tests' tiny config)
-model.vision_encoder.model_cfg.update(
-    model_type='instructblip_vision_model', initializer_range=0.02)
+# the MLLM stage's vision tower (an InstructBLIP one, the same sizes; the
+# initialisation matters only to a model trained from scratch, as the CLI
+# tests' tiny config)
+model.vision_encoder.model_cfg = dict(vision_tower,
+                                      image_size=enc_scale[0])  # noqa: F405
 # the MLLM stage's Llama and tokenizer come from its directory, instead of
 # the base's random Llama and byte tokenizer; it answers in one word, its
 # input laid out as InstructBLIP's (visual tokens, then BOS and the prompt)

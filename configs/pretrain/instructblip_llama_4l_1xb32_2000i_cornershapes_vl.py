@@ -1,8 +1,12 @@
 # Stage 1c of the main job: vision-language pre-training of the MLLM, the
 # project's stand-in for InstructBLIP's own pre-training. A small
-# InstructBLIP (ViT 2 layers, width 128, 64 px, patch 8; a 2-layer
+# InstructBLIP (ViT 2 layers, width 128, 96 px, patch 8; a 2-layer
 # Q-Former with 16 queries, instruction-aware; a linear projection) learns
 # to feed the language stage's 4-layer Llama:
+#   throughout: the region-text loss (region_text_weight): the tower's
+#     patch tokens pooled in each object's box pick its `<colour> <shape>`
+#     phrase among the batch's (RegionCLIP / GLIP-style grounded phrases),
+#     region knowledge of common and corner looks from a dense signal;
 #   iterations 0-499: the visual path alone (as BLIP-2's Q-Former stage):
 #     vision tower, Q-Former and projection learn to make the soft tokens
 #     name the answer in the LLM's word space (soft_answer_weight; the
@@ -13,7 +17,9 @@
 # Data: the MLLM's broad world, an unlimited stream of generated images of
 # common *and* corner looks (never novel), each with the benchmark's
 # question types and sometimes a caption naming every object; one question
-# per image, 32 images per step; no boxes.
+# per image, 32 images per step; every object's box with its phrase, as
+# grounded web captions (GRIT) give them, for the MLLM only: the
+# detector's box-annotated data stays common looks only.
 # InstructBLIPExportHook saves the result as a standard Hugging Face
 # InstructBLIP directory (<work_dir>/hf_instructblip), which the joint stage
 # loads through `model.pretrained_mllm`, as it would load
@@ -51,6 +57,7 @@ with read_base():
         test_pipeline,
     )
     from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.models.cornershapes_vision import vision_tower
     from .._base_.models.mrmllm_tiny_dino import model
 
 max_iters = 2000
@@ -77,18 +84,12 @@ model.update(
     # the LLM's output head reads each answer's first token from the soft
     # tokens: the visual path's own target (mmmrmllm/models/soft_answer.py;
     # without it its gradient fades once the LLM trains, docs/main_job.md)
-    soft_answer_weight=1.0)
-model.vision_encoder.model_cfg = dict(
-    model_type='instructblip_vision_model',
-    hidden_size=128,
-    intermediate_size=512,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    image_size=enc_scale[0],
-    patch_size=8,
-    # trained from scratch: HF's InstructBLIP default (1e-10, for towers
-    # that load weights) would start every layer at zero
-    initializer_range=0.02)
+    soft_answer_weight=1.0,
+    # the tower's tokens pooled in each object's box pick its phrase among
+    # the batch's (mmmrmllm/models/pretraining/region_text.py): region
+    # knowledge of common and corner looks, with a dense, direct signal
+    region_text_weight=1.0)
+model.vision_encoder.model_cfg = dict(vision_tower, image_size=enc_scale[0])
 model.llm.update(
     name_or_path='work_dirs/llama_4l_1xb12_2500i_cornershapes_text/hf_model',
     model_cfg=None,
@@ -115,7 +116,10 @@ train_dataloader = dict(
         # one question (or the caption) per image: the LLM's sequences are
         # the cost, the images hardly, so a batch sees 32 images
         caption_prob=0.1,
-        questions_per_image=1))
+        questions_per_image=1,
+        # every object's box and `<colour> <shape>`, as grounded captions
+        # give them, for the region-text loss
+        with_regions=True))
 # the benchmark's val split, questions only (the MLLM has no detector)
 val_dataloader = dict(
     batch_size=16,

@@ -16,6 +16,7 @@ from .perception import (
                         PerceptionFeedback,
                         PerceptionPromptGenerator,
 )
+from .pretraining import RegionTextContrastive
 from .utils import load_instructblip, load_qformer, save_instructblip
 from .vision_encoders import HFVisionEncoder, MMVisionEncoder, VisualTokens
 
@@ -24,6 +25,7 @@ __all__ = [
     'TwoStageAdapter', 'DETRAdapter', 'build_detector_adapter',
     'SharedQueryFusion', 'LanguagePretrainer', 'LLMHead', 'MRMLLM',
     'PerceptionEncoder', 'PerceptionFeedback', 'PerceptionPromptGenerator',
+    'RegionTextContrastive',
     'HFVisionEncoder', 'MMVisionEncoder', 'VisualTokens', 'load_instructblip',
     'load_qformer', 'save_instructblip'
 ]

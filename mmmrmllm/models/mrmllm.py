@@ -8,6 +8,7 @@ perception forward is in :mod:`.perception_pass`, the LLM's sequences in
 import os
 from typing import Dict, List, Optional, Sequence
 
+import torch
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
@@ -27,6 +28,7 @@ from .instruction import (
 )
 from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
+from .pretraining.region_text import region_batch
 from .sequence_assembly import assemble_sequences, per_image
 from .soft_answer import soft_answer_loss
 from .utils.pretrained import load_instructblip
@@ -169,6 +171,20 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             (``lm.loss_soft_answer``), an auxiliary loss of vision-language
             pre-training: the LLM's output head must read each answer's
             first token from the soft tokens. Defaults to 0 (off).
+        region_text_weight (float): Weight of the region-text contrastive
+            loss (``vl.loss_region_text``) of vision-language
+            pre-training: the vision tower's patch tokens pooled in each
+            object's box must pick the object's phrase among the batch's
+            (:class:`~mmmrmllm.models.pretraining.RegionTextContrastive`),
+            on samples whose metainfo carries ``regions`` (grounded
+            phrases, e.g. ``CornerShapesImageTextStream(with_regions=
+            True)``). Defaults to 0 (off; the module is not built).
+        region_text (dict, optional): Overrides of the
+            ``RegionTextContrastive`` config (``vision_dims`` and
+            ``text_dims`` are filled in). Its parameters serve only this
+            loss: they are not part of an exported InstructBLIP
+            directory. The phrases are embedded by the LLM's input
+            embeddings (mean over tokens, no gradient into the LLM).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -202,6 +218,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                  instruction_tokenizer: Optional[str] = None,
                  instruction_text: Optional[str] = None,
                  soft_answer_weight: float = 0.0,
+                 region_text_weight: float = 0.0,
+                 region_text: Optional[dict] = None,
                  lazy_init_weights: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         check_variant(variant, detector, vision_encoder, fusion, llm,
@@ -245,6 +263,9 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                              neck_ch, pretrained_mllm)
         self._build_couplings(feedback, perception_encoder, prompt_generator,
                               box_token_targets, neck_ch)
+        self.region_text_weight = region_text_weight
+        self.region_text = self._build_region_text(region_text) \
+            if region_text_weight else None
         self._label_cache: Dict[tuple, Tensor] = {}
         self.part_timer = None  # set by PartTimer.attach (benchmark, ...)
         self.load_report = self.pretrained_report = None
@@ -326,6 +347,16 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             pg = dict(prompt_generator or {})
             pg.setdefault('type', PerceptionPromptGenerator)
             self.prompt_generator = MODELS.build(pg)
+
+    def _build_region_text(self, cfg: Optional[dict]) -> nn.Module:
+        if self.vision_encoder is None or self.llm is None:
+            raise ValueError('region_text_weight needs the MLLM parts '
+                             f'(variant {self.variant!r} has none)')
+        cfg = dict(cfg or {})
+        cfg.setdefault('type', 'RegionTextContrastive')
+        cfg.setdefault('vision_dims', self.vision_encoder.embed_dims)
+        cfg.setdefault('text_dims', self.llm.hidden_size)
+        return MODELS.build(cfg)
 
     def _load_pretrained_mllm(self, path: str) -> None:
         if not os.path.exists(path):
@@ -425,10 +456,46 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                 losses['lm.loss_soft_answer'] = self.soft_answer_weight * \
                     soft_answer_loss(self.llm, visual, prompts,
                                      self.fusion.num_queries)
+        if self.region_text is not None:
+            loss = self._region_text_loss(state, inputs, data_samples)
+            if loss is not None:
+                losses['vl.loss_region_text'] = \
+                    self.region_text_weight * loss
         if not losses:
             losses['loss_empty'] = sum(
                 p.sum() * 0 for p in self.parameters() if p.requires_grad)
         return losses
+
+    def _region_text_loss(self, state: PerceptionState, inputs: dict,
+                          samples: Sequence[MRMLLMDataSample]):
+        """The region-text loss over the batch's grounded phrases (None
+        when no sample carries ``regions``)."""
+        vis = state.visual
+        enc_h, enc_w = inputs['enc'].shape[-2:]
+        gh, gw = vis.grid
+        boxes, scales, names = [], [], []
+        for s in samples:
+            reg = s.metainfo.get('regions')
+            if not reg or not len(reg['phrases']):
+                boxes.append(vis.tokens.new_zeros(0, 4))
+                scales.append((1.0, 1.0))
+                continue
+            oh, ow = s.metainfo['ori_shape'][:2]
+            vh, vw = s.metainfo.get('enc_valid_shape', (enc_h, enc_w))[:2]
+            boxes.append(torch.as_tensor(reg['bboxes'],
+                                         dtype=torch.float32).reshape(-1, 4))
+            scales.append((gw / enc_w * vw / ow, gh / enc_h * vh / oh))
+            names += list(reg['phrases'])
+        if not names:
+            return None
+        regions = region_batch(vis.tokens, vis.num_prefix, vis.grid, boxes,
+                               scales)
+        distinct = sorted(set(names))
+        ids = torch.tensor([distinct.index(n) for n in names],
+                           device=regions.device)
+        with torch.no_grad():
+            phrases = self.llm.embed_texts(distinct)
+        return self.region_text(regions, ids, phrases)
 
     def predict(self,
                 inputs: dict,

@@ -42,6 +42,8 @@ class PerceptionState(NamedTuple):
         fusion_inputs: The fusion's arguments, kept to compute
             instruction-aware queries per question
             (``use_instruction_in_fusion``; None otherwise).
+        visual: The vision encoder's output (``VisualTokens``), for losses
+            on its patch tokens (None without a vision encoder).
     """
     feats: Optional[Tuple[Tensor, ...]]
     feats_fb: Optional[Tuple[Tensor, ...]]
@@ -51,6 +53,7 @@ class PerceptionState(NamedTuple):
     llm_box_tokens: Optional[List[Tensor]]
     det_losses: dict = {}
     fusion_inputs: Optional[dict] = None
+    visual: Optional[tuple] = None
 
 
 def normalise_detections(results: Sequence[InstanceData],
@@ -293,7 +296,8 @@ class PerceptionPassMixin:
                 llm_tokens = self.perception_encoder.split(*box_out['llm'])
         return PerceptionState(
             feats, feats_fb, results, detections, queries, llm_tokens,
-            losses, fusion_inputs if self.instruction_tokenizer else None)
+            losses, fusion_inputs if self.instruction_tokenizer else None,
+            vis)
 
     def _detections_first(self, feats, samples, training, rescale):
         """Detections before the fusion (box tokens into the fusion).

@@ -26,7 +26,7 @@ data_root = 'data/cornershapes/'
 class_names = list(CLASSES.build())
 num_classes = len(class_names)
 det_scale = (128, 128)
-enc_scale = (64, 64)
+enc_scale = (96, 96)
 # det_train : vqa_train images per epoch of the mixed sampler
 mix_ratios = [1, 1]
 

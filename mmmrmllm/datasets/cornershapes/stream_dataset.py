@@ -39,6 +39,16 @@ def caption(objects: Sequence[dict], canvas: int) -> str:
     return ', '.join(parts)
 
 
+def regions(objects: Sequence[dict]) -> dict:
+    """Every object of an image as a grounded phrase: its box (xyxy image
+    pixels), ``<colour> <shape>`` and whether its look is a corner one."""
+    return dict(
+        bboxes=np.array([o['bbox'] for o in objects],
+                        np.float32).reshape(-1, 4),
+        phrases=[f'{o["colour"]} {o["shape"]}' for o in objects],
+        corner=[o['appearance'] == 'corner' for o in objects])
+
+
 @DATASETS.register_module()
 class CornerShapesImageTextStream(Dataset):
     """Generated images of common *and* corner looks with a caption naming
@@ -67,6 +77,13 @@ class CornerShapesImageTextStream(Dataset):
             cost, the images hardly). None (default) keeps all.
         classes (Sequence[str]): Shape classes.
         img_size (int): Image side in pixels.
+        with_regions (bool): Also give every object's box and phrase
+            (``<colour> <shape>``) as a grounded caption would (the
+            MLLM's image-text world, as GRIT-style web data; the
+            detector's data is not this stream): metainfo ``regions``,
+            a dict of ``bboxes`` ((N, 4) float32 xyxy in image pixels),
+            ``phrases`` and ``corner`` (the objects' looks). For the
+            region-text loss of :class:`MRMLLM`. Defaults to False.
     """
 
     def __init__(self,
@@ -77,7 +94,8 @@ class CornerShapesImageTextStream(Dataset):
                  caption_prob: float = 0.5,
                  questions_per_image: Optional[int] = None,
                  classes: Sequence[str] = CLASSES,
-                 img_size: int = 128) -> None:
+                 img_size: int = 128,
+                 with_regions: bool = False) -> None:
         if family not in _FAMILY_SPLIT:
             raise ValueError(f'family must be one of {sorted(_FAMILY_SPLIT)}'
                              f' (novel looks stay unseen), got {family!r}')
@@ -94,6 +112,7 @@ class CornerShapesImageTextStream(Dataset):
         self.questions_per_image = questions_per_image
         self.classes = tuple(classes)
         self.img_size = img_size
+        self.with_regions = with_regions
         self.metainfo = dict(classes=self.classes)
         self.pipeline = Compose(pipeline)
 
@@ -120,7 +139,10 @@ class CornerShapesImageTextStream(Dataset):
             keep = sorted(rng.choice(len(qs), size=k, replace=False))
             qs = [qs[i] for i in keep]
         img = g['image'][..., ::-1].copy()
+        extra = dict(regions=regions(g['objects'])) \
+            if self.with_regions else {}
         return dict(
+            **extra,
             img=img,
             image=g['image'],
             objects=g['objects'],

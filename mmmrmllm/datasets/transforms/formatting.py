@@ -31,7 +31,8 @@ class PackMRMLLMInputs(PackDetInputs):
     ``questions``, ``gt_answers``, ``question_types``, ``question_ids``.
     ``instances`` (boxes in original-image pixels, with ``corner`` flags)
     is kept in the metainfo for metrics that build their ground truth from
-    the samples.
+    the samples, ``regions`` (grounded phrases of image-text data, boxes
+    in original-image pixels) for the MLLM's region-text loss.
 
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo.
@@ -51,7 +52,7 @@ class PackMRMLLMInputs(PackDetInputs):
                                              'scale_factor', 'flip',
                                              'flip_direction', 'has_det_ann',
                                              'instances', 'enc_shape',
-                                             'enc_valid_shape'),
+                                             'enc_valid_shape', 'regions'),
                  enc_key: str = 'enc_img') -> None:
         super().__init__(meta_keys=meta_keys)
         self.enc_key = enc_key
