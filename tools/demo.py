@@ -685,7 +685,10 @@ def main(argv=None):
         files=files,
         smoke=smoke,
         targets={f'{section}.{split}.{key}': target
-                 for section, key, split, target in TARGETS})
+                 for section, key, split, target in TARGETS},
+        phrasing_targets=[
+            dict(what=what, value=value, bound=bound, passed=passed)
+            for what, value, bound, passed in phrasing_checks(splits)])
     with open(osp.join(args.work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     ok = print_summary(summary)

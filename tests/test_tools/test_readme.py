@@ -28,7 +28,7 @@ JOINT = osp.join(ROOT, 'configs', 'mrmllm',
                  'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py')
 ENV = dict(os.environ, HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1')
 # training steps of the answer-type check (see its docstring)
-TYPE_TRAIN_STEPS = 100
+TYPE_TRAIN_STEPS = 150
 
 
 def readme_commands(text: str, section: str = SECTION) -> list:
@@ -173,17 +173,28 @@ def readme_questions() -> tuple:
     return img, questions
 
 
+@pytest.mark.slow
 def test_readme_questions_get_answers_of_their_type(tmp_path):
-    """The README's example questions, as typed there, get an answer of
-    their type (a count, yes/no, a colour), not necessarily the right one.
+    """The README's example questions, as written there and as a person
+    types them (``as_typed``), get an answer of their type (a count,
+    yes/no, a colour), not necessarily the right one.
 
     A model of ``--smoke``'s two iterations per stage answers anything: a
     type check on it would test luck. What gives an answer its type is
     the training - the benchmark's phrasings and the tokenizer's
     normalisation - so this trains the main job's language stage (its
-    config, narrowed to one layer) for a few dozen steps on the generated
-    text stream, and asks the README's questions about the README's image
-    (its ground-truth objects in the perception prompt).
+    config, narrowed to one layer) for a few hundred steps on the
+    generated text stream, and asks about the README's image (its
+    ground-truth objects in the perception prompt). It fails if the
+    README asks what the benchmark does not train (no phrasing reads it)
+    or the training does not teach the answer types. It does not tell
+    the phrasings' effect apart: lower-cased, these questions are close
+    to the templates, and this model answers them in type when trained
+    on the templates alone too; the data tests check the phrasings, and
+    ``val_phrasing`` measures them on the main job's model. (The held-out
+    phrasings are not asked here: this brief training answers some of
+    them out of type - ``In the image, how many squares do you see?`` ->
+    ``yes``.)
     """
     from mmmrmllm.datasets.cornershapes import (
         TEXT_PROMPT,
@@ -197,11 +208,14 @@ def test_readme_questions_get_answers_of_their_type(tmp_path):
     from mmmrmllm.registry import MODELS
     from mmmrmllm.structures import MRMLLMDataSample
     from mmmrmllm.text import PerceptionPromptGenerator
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+    from phrasing_agreement import as_typed
 
-    img, questions = readme_questions()
-    types = [parse_question(q).kind.replace('_any_colour', '')
-             for q in questions]
-    assert {'counting', 'existence', 'colour'} <= set(types), questions
+    img, readme = readme_questions()
+    asked = [(q, parse_question(q).kind.replace('_any_colour', ''))
+             for q in readme]
+    assert {'counting', 'existence', 'colour'} <= {t for _, t in asked}
+    asked += [(as_typed(q), t) for q, t in asked]
     split, name = img.split('/')[-2:]
     objects = generate_image(0, split, int(name.split('.')[0]))['objects']
 
@@ -214,7 +228,7 @@ def test_readme_questions_get_answers_of_their_type(tmp_path):
     cfg.model.llm.tokenizer = osp.join(root, 'tokenizer')
     cfg.model.llm.model_cfg.update(num_hidden_layers=1, hidden_size=64,
                                    intermediate_size=128)
-    torch = pytest.importorskip('torch')
+    import torch
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     data = CornerShapesTextDataset(
@@ -238,8 +252,9 @@ def test_readme_questions_get_answers_of_their_type(tmp_path):
     sample = MRMLLMDataSample()
     sample.perception = prompt(boxes, labels, torch.ones(len(objects)),
                                list(data.metainfo['classes']))
-    sample.questions = questions
+    sample.questions = [q for q, _ in asked]
     with torch.no_grad():
         answers = model.predict([sample])[0].pred_answers
-    for q, t, a in zip(questions, types, answers):
-        assert answer_has_type(a, ANSWER_TYPES[t]), (q, t, a)
+    wrong = [(q, a) for (q, t), a in zip(asked, answers)
+             if not answer_has_type(a, ANSWER_TYPES[t])]
+    assert not wrong, wrong

@@ -41,7 +41,7 @@ def print_stats(stats: dict) -> None:
     print(f'CornerShapes (seed {stats["seed"]}, {stats["img_size"]} px, '
           f'classes {", ".join(stats["classes"])}) generated in '
           f'{stats["generation_time_s"]:.1f} s')
-    print(f'{"split":<10} {"images":>6} {"objects":>7} {"corner":>6} '
+    print(f'{"split":<12} {"images":>6} {"objects":>7} {"corner":>6} '
           f'{"questions":>9} {"majority":>8} {"train-prior":>11}')
     for split, info in stats['splits'].items():
         by_look = info.get('objects_by_appearance', {})
@@ -50,7 +50,7 @@ def print_stats(stats: dict) -> None:
         def fmt(value):
             return f'{value:.3f}' if value is not None else '-'
 
-        print(f'{split:<10} {info["images"]:>6} {info["objects"]:>7} '
+        print(f'{split:<12} {info["images"]:>6} {info["objects"]:>7} '
               f'{num_corner:>6} {info.get("questions", 0):>9} '
               f'{fmt(info.get("majority_acc")):>8} '
               f'{fmt(info.get("train_prior_acc")):>11}')
@@ -60,7 +60,7 @@ def print_stats(stats: dict) -> None:
         for qtype, entry in info.get('question_types', {}).items():
             answers = ', '.join(f'{a}:{n}'
                                 for a, n in entry['answers'].items())
-            print(f'  {split:<10} {qtype:<18} n={entry["count"]:<5} '
+            print(f'  {split:<12} {qtype:<18} n={entry["count"]:<5} '
                   f'majority {entry["majority_answer"]!r} '
                   f'{entry["majority_acc"]:.3f}  [{answers}]')
 

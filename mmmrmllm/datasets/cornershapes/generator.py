@@ -310,9 +310,11 @@ def generate_cornershapes(out_dir: str,
             osp.join(out_dir, 'questions', f'{HELDOUT_SPLIT}.json'),
             dict(metainfo=dict(classes=list(classes)), data_list=heldout))
         question_records[HELDOUT_SPLIT] = heldout
+        val = stats['splits']['val']
         stats['splits'][HELDOUT_SPLIT] = dict(
             images=len(heldout), family=SPLIT_FAMILY['val'],
-            has_boxes=False, images_of='val')
+            has_boxes=False, images_of='val', objects=val['objects'],
+            objects_by_appearance=val['objects_by_appearance'])
     _add_answer_stats(stats, question_records)
     stats['generation_time_s'] = round(time.perf_counter() - start, 2)
     with open(osp.join(out_dir, 'stats.json'), 'w') as f:
