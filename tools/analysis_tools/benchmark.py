@@ -87,6 +87,9 @@ def parse_args(argv=None):
         '--cfg-options', nargs='+', action=DictAction, default={},
         help='override config keys, e.g. '
         "model.box_token_targets=\"('fusion','llm')\"")
+    p.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
+                   help='time by wall clock or by process CPU time (a '
+                   'machine shared with other jobs; use OMP_NUM_THREADS=1)')
     p.add_argument('--scaling-only', action='store_true',
                    help="only the joint model's questions-per-image "
                    'scaling (no variants, memory or parts)')
@@ -135,6 +138,14 @@ def make_batch(n, det_size, enc_size, seed=0, questions=1):
         enc.append(torch.randint(0, 256, (3, enc_size, enc_size),
                                  generator=g, dtype=torch.uint8))
     return dict(inputs=dict(det=det, enc=enc), data_samples=samples)
+
+
+def clock(args):
+    """Seconds of wall time, or of this process' CPU time with ``--clock
+    cpu`` (on a machine shared with other jobs: with one thread, the
+    work done, whatever else runs)."""
+    return time.process_time() if args.clock == 'cpu' else \
+        time.perf_counter()
 
 
 def sync(device):
@@ -213,10 +224,10 @@ class Runner:
 
     def timed(self, step):
         sync(self.args.device)
-        t = time.perf_counter()
+        t = clock(self.args)
         step()
         sync(self.args.device)
-        return time.perf_counter() - t
+        return clock(self.args) - t
 
 
 def peak_memory(args):
@@ -435,11 +446,11 @@ def vs_transformers(args):
     for i in range(args.warmup + args.iters):
         for name, run in cases.items():
             sync(dev)
-            t = time.perf_counter()
+            t = clock(args)
             run()
             sync(dev)
             if i >= args.warmup:
-                times[name].append(time.perf_counter() - t)
+                times[name].append(clock(args) - t)
     med = {name: statistics.median(t) for name, t in times.items()}
     same = dict(
         one=answers['toolkit_1'] == answers['transformers_1'],
@@ -454,8 +465,9 @@ def vs_transformers(args):
         med['toolkit_n'],
         toolkit_n_over_1=med['toolkit_n'] / med['toolkit_1'])
     print(f'device: {dev}, torch threads: {torch.get_num_threads()}, '
-          f'median of {args.iters} after {args.warmup} warm-up, in turn; '
-          f'greedy, {args.max_new_tokens} new tokens at most')
+          f'{args.clock} clock, median of {args.iters} after {args.warmup} '
+          f'warm-up, in turn; greedy, {args.max_new_tokens} new tokens at '
+          'most')
     for name, t in med.items():
         print(f'  {name:<22}{t:10.4f} s')
     print(f'same answers as transformers: one question {same["one"]}, '
@@ -488,8 +500,8 @@ def main(argv=None):
         joint = Runner(args, 'joint')
         scaling, same = question_scaling(args, joint)
         print(f'device: {args.device}, torch threads: '
-              f'{torch.get_num_threads()}, median of {args.iters} after '
-              f'{args.warmup} warm-up, in turn')
+              f'{torch.get_num_threads()}, {args.clock} clock, median of '
+              f'{args.iters} after {args.warmup} warm-up, in turn')
         print_scaling(scaling, same, args.batch_size)
         print('BENCHMARK ' + json.dumps(dict(
             config=args.config, device=args.device,
