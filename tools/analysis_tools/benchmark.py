@@ -21,11 +21,11 @@ its own. Reported: median train-step and inference (detect + answer)
 times, the ratio ``joint / (detector + mllm)``, the time of each part of
 every variant (``PartTimer``) and how often the detector head ran per
 image, how joint inference (perception included) and answering alone grow
-with the number of questions per image (1, 4, 16), with the shared
-prefix (``LLMHead.generate_ids``) and without (``--scaling-only``: only
-this), the prompt-token overhead of the perception prompt, peak memory
-and parameter counts per part. The last line is the same as JSON
-(``BENCHMARK {...}``).
+with the number of questions per image (1, 4, 16; answering with the
+shared prefix of ``LLMHead.generate_ids`` and without;
+``--scaling-only``: only this), the prompt-token overhead of the
+perception prompt, peak memory and parameter counts per part. The last
+line is the same as JSON (``BENCHMARK {...}``).
 
 Against transformers' own InstructBLIP::
 
@@ -278,9 +278,9 @@ def parts(args, runner, step_name):
 def question_scaling(args, runner):
     """Median seconds with 1 / 4 / 16 questions per image of joint
     inference (perception included, ``predict``) and of answering alone
-    (``answer`` on an already perceived batch), each with the shared
-    prefix and with every sequence run whole, all timed in turn; and
-    whether both give the same answers."""
+    (``answer`` on an already perceived batch, with the shared prefix and
+    with every sequence run whole), all timed in turn; and whether both
+    give the same answers."""
     model = runner.model
     model.eval()
     out, same = {}, True
@@ -290,19 +290,18 @@ def question_scaling(args, runner):
         batch = model.data_preprocessor(copy.deepcopy(data), False)
         with torch.no_grad():
             state = model.perceive(batch['inputs'], batch['data_samples'])
-        steps, answers = {}, {}
-        for share in (True, False):
-            def infer(share=share):
-                b = model.data_preprocessor(copy.deepcopy(data), False)
-                return [s.pred_answers for s in model.predict(
-                    b['inputs'], b['data_samples'], share_prefix=share)]
+        def infer():
+            b = model.data_preprocessor(copy.deepcopy(data), False)
+            return [s.pred_answers
+                    for s in model.predict(b['inputs'], b['data_samples'])]
 
+        steps, answers = dict(infer_shared=infer), {}
+        for share in (True, False):
             def answer(share=share):
                 return model.answer(state, batch['data_samples'],
                                     share_prefix=share)
 
-            tag = 'shared' if share else 'whole'
-            steps[f'infer_{tag}'], steps[f'answer_{tag}'] = infer, answer
+            steps['answer_' + ('shared' if share else 'whole')] = answer
         times = {k: [] for k in steps}
         with torch.no_grad():
             for i in range(args.warmup + args.iters):
@@ -312,8 +311,8 @@ def question_scaling(args, runner):
                     t = runner.timed(run)
                     if i >= args.warmup:
                         times[k].append(t)
-        same &= answers['infer_shared'] == answers['infer_whole'] and \
-            answers['answer_shared'] == answers['answer_whole']
+        same &= answers['infer_shared'] == answers['answer_whole'] == \
+            answers['answer_shared']
         out[str(nq)] = {k: statistics.median(t) for k, t in times.items()}
     runner.use_batch(1)
     return out, same
@@ -322,13 +321,12 @@ def question_scaling(args, runner):
 def print_scaling(scaling, same, batch_size):
     one = scaling['1']
     print(f'questions per image (batch of {batch_size} images), seconds and '
-          'x one question; shared prefix (every sequence whole):')
-    for kind, label in (('infer', 'whole pipeline'),
-                        ('answer', 'answering alone')):
+          'x one question:')
+    for kind, label in (('infer_shared', 'whole pipeline'),
+                        ('answer_shared', 'answering alone'),
+                        ('answer_whole', 'answering, sequences whole')):
         print(f'  {label}: ' + ', '.join(
-            f'{n}: {t[kind + "_shared"]:.3f} s '
-            f'({t[kind + "_shared"] / one[kind + "_shared"]:.2f}x; '
-            f'{t[kind + "_whole"] / one[kind + "_whole"]:.2f}x)'
+            f'{n}: {t[kind]:.3f} s ({t[kind] / one[kind]:.2f}x)'
             for n, t in scaling.items()))
     last = scaling[str(SCALING[-1])]
     print(f'{SCALING[-1]} questions / 1, shared prefix: whole pipeline '
