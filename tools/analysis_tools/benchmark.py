@@ -21,11 +21,11 @@ its own. Reported: median train-step and inference (detect + answer)
 times, the ratio ``joint / (detector + mllm)``, the time of each part of
 every variant (``PartTimer``) and how often the detector head ran per
 image, how joint inference (perception included) and answering alone grow
-with the number of questions per image (1, 4, 16), with the shared
-prefix (``LLMHead.generate_ids``) and without (``--scaling-only``: only
-this), the prompt-token overhead of the perception prompt, peak memory
-and parameter counts per part. The last line is the same as JSON
-(``BENCHMARK {...}``).
+with the number of questions per image (1, 4, 16; answering with the
+shared prefix of ``LLMHead.generate_ids`` and without;
+``--scaling-only``: only this), the prompt-token overhead of the
+perception prompt, peak memory and parameter counts per part. The last
+line is the same as JSON (``BENCHMARK {...}``).
 
 Against transformers' own InstructBLIP::
 
@@ -87,6 +87,9 @@ def parse_args(argv=None):
         '--cfg-options', nargs='+', action=DictAction, default={},
         help='override config keys, e.g. '
         "model.box_token_targets=\"('fusion','llm')\"")
+    p.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
+                   help='time by wall clock or by process CPU time (a '
+                   'machine shared with other jobs; use OMP_NUM_THREADS=1)')
     p.add_argument('--scaling-only', action='store_true',
                    help="only the joint model's questions-per-image "
                    'scaling (no variants, memory or parts)')
@@ -135,6 +138,14 @@ def make_batch(n, det_size, enc_size, seed=0, questions=1):
         enc.append(torch.randint(0, 256, (3, enc_size, enc_size),
                                  generator=g, dtype=torch.uint8))
     return dict(inputs=dict(det=det, enc=enc), data_samples=samples)
+
+
+def clock(args):
+    """Seconds of wall time, or of this process' CPU time with ``--clock
+    cpu`` (on a machine shared with other jobs: with one thread, the
+    work done, whatever else runs)."""
+    return time.process_time() if args.clock == 'cpu' else \
+        time.perf_counter()
 
 
 def sync(device):
@@ -213,10 +224,10 @@ class Runner:
 
     def timed(self, step):
         sync(self.args.device)
-        t = time.perf_counter()
+        t = clock(self.args)
         step()
         sync(self.args.device)
-        return time.perf_counter() - t
+        return clock(self.args) - t
 
 
 def peak_memory(args):
@@ -267,9 +278,9 @@ def parts(args, runner, step_name):
 def question_scaling(args, runner):
     """Median seconds with 1 / 4 / 16 questions per image of joint
     inference (perception included, ``predict``) and of answering alone
-    (``answer`` on an already perceived batch), each with the shared
-    prefix and with every sequence run whole, all timed in turn; and
-    whether both give the same answers."""
+    (``answer`` on an already perceived batch, with the shared prefix and
+    with every sequence run whole), all timed in turn; and whether both
+    give the same answers."""
     model = runner.model
     model.eval()
     out, same = {}, True
@@ -279,19 +290,18 @@ def question_scaling(args, runner):
         batch = model.data_preprocessor(copy.deepcopy(data), False)
         with torch.no_grad():
             state = model.perceive(batch['inputs'], batch['data_samples'])
-        steps, answers = {}, {}
-        for share in (True, False):
-            def infer(share=share):
-                b = model.data_preprocessor(copy.deepcopy(data), False)
-                return [s.pred_answers for s in model.predict(
-                    b['inputs'], b['data_samples'], share_prefix=share)]
+        def infer():
+            b = model.data_preprocessor(copy.deepcopy(data), False)
+            return [s.pred_answers
+                    for s in model.predict(b['inputs'], b['data_samples'])]
 
+        steps, answers = dict(infer_shared=infer), {}
+        for share in (True, False):
             def answer(share=share):
                 return model.answer(state, batch['data_samples'],
                                     share_prefix=share)
 
-            tag = 'shared' if share else 'whole'
-            steps[f'infer_{tag}'], steps[f'answer_{tag}'] = infer, answer
+            steps['answer_' + ('shared' if share else 'whole')] = answer
         times = {k: [] for k in steps}
         with torch.no_grad():
             for i in range(args.warmup + args.iters):
@@ -301,8 +311,8 @@ def question_scaling(args, runner):
                     t = runner.timed(run)
                     if i >= args.warmup:
                         times[k].append(t)
-        same &= answers['infer_shared'] == answers['infer_whole'] and \
-            answers['answer_shared'] == answers['answer_whole']
+        same &= answers['infer_shared'] == answers['answer_whole'] == \
+            answers['answer_shared']
         out[str(nq)] = {k: statistics.median(t) for k, t in times.items()}
     runner.use_batch(1)
     return out, same
@@ -311,13 +321,12 @@ def question_scaling(args, runner):
 def print_scaling(scaling, same, batch_size):
     one = scaling['1']
     print(f'questions per image (batch of {batch_size} images), seconds and '
-          'x one question; shared prefix (every sequence whole):')
-    for kind, label in (('infer', 'whole pipeline'),
-                        ('answer', 'answering alone')):
+          'x one question:')
+    for kind, label in (('infer_shared', 'whole pipeline'),
+                        ('answer_shared', 'answering alone'),
+                        ('answer_whole', 'answering, sequences whole')):
         print(f'  {label}: ' + ', '.join(
-            f'{n}: {t[kind + "_shared"]:.3f} s '
-            f'({t[kind + "_shared"] / one[kind + "_shared"]:.2f}x; '
-            f'{t[kind + "_whole"] / one[kind + "_whole"]:.2f}x)'
+            f'{n}: {t[kind]:.3f} s ({t[kind] / one[kind]:.2f}x)'
             for n, t in scaling.items()))
     last = scaling[str(SCALING[-1])]
     print(f'{SCALING[-1]} questions / 1, shared prefix: whole pipeline '
@@ -435,11 +444,11 @@ def vs_transformers(args):
     for i in range(args.warmup + args.iters):
         for name, run in cases.items():
             sync(dev)
-            t = time.perf_counter()
+            t = clock(args)
             run()
             sync(dev)
             if i >= args.warmup:
-                times[name].append(time.perf_counter() - t)
+                times[name].append(clock(args) - t)
     med = {name: statistics.median(t) for name, t in times.items()}
     same = dict(
         one=answers['toolkit_1'] == answers['transformers_1'],
@@ -454,8 +463,9 @@ def vs_transformers(args):
         med['toolkit_n'],
         toolkit_n_over_1=med['toolkit_n'] / med['toolkit_1'])
     print(f'device: {dev}, torch threads: {torch.get_num_threads()}, '
-          f'median of {args.iters} after {args.warmup} warm-up, in turn; '
-          f'greedy, {args.max_new_tokens} new tokens at most')
+          f'{args.clock} clock, median of {args.iters} after {args.warmup} '
+          f'warm-up, in turn; greedy, {args.max_new_tokens} new tokens at '
+          'most')
     for name, t in med.items():
         print(f'  {name:<22}{t:10.4f} s')
     print(f'same answers as transformers: one question {same["one"]}, '
@@ -488,8 +498,8 @@ def main(argv=None):
         joint = Runner(args, 'joint')
         scaling, same = question_scaling(args, joint)
         print(f'device: {args.device}, torch threads: '
-              f'{torch.get_num_threads()}, median of {args.iters} after '
-              f'{args.warmup} warm-up, in turn')
+              f'{torch.get_num_threads()}, {args.clock} clock, median of '
+              f'{args.iters} after {args.warmup} warm-up, in turn')
         print_scaling(scaling, same, args.batch_size)
         print('BENCHMARK ' + json.dumps(dict(
             config=args.config, device=args.device,
