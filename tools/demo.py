@@ -221,9 +221,7 @@ def train(cfg: Config) -> dict:
 
 def run_stage(name: str, config: str, data_root: str, outputs: dict,
               cache_dir, seed: int = 0, update=None,
-              smoke: bool = False, inputs=None) -> dict:
-    """Run (or reuse) a cached stage; ``inputs``: name → result of each
-    stage whose output ``update`` puts into the config."""
+              smoke: bool = False) -> dict:
     cfg = Config.fromfile(config)
     set_data_root(cfg, data_root)
     cfg.randomness = dict(seed=seed)
@@ -231,8 +229,7 @@ def run_stage(name: str, config: str, data_root: str, outputs: dict,
         shrink(cfg)
     if update is not None:
         update(cfg)
-    stage = Stage(name, cfg, data_root, outputs, root=cache_dir,
-                  inputs=inputs)
+    stage = Stage(name, cfg, data_root, outputs, root=cache_dir)
     why = stage.reason()
     if not why:
         print(f'[demo] stage {name}: reused, cached in {stage.dir} (its '
@@ -614,8 +611,7 @@ def main(argv=None):
     mllm = given('hf_instructblip', args.mllm_dir) or run_stage(
         'mllm', args.mllm_config, data_root,
         dict(hf_instructblip='hf_instructblip'), args.cache_dir, seed,
-        on_language_stage, smoke=smoke,
-        inputs=None if args.llm_dir else dict(language=lm))
+        on_language_stage, smoke=smoke)
     mllm_dir = mllm['outputs']['hf_instructblip']
 
     # the pre-trained MLLM alone, zero-shot (loaded as a user would load

@@ -80,28 +80,32 @@ def _sha(text: str) -> str:
 
 
 def key_parts(cfg, data_root: Optional[str] = None,
-              inputs: Optional[Dict[str, dict]] = None) -> dict:
+              root: Optional[str] = None) -> dict:
     """What a stage's key hashes, part by part: ``config``, ``data``,
-    ``inputs`` (name → key of each stage it reads), ``code`` (file →
-    hash), ``versions``."""
+    ``inputs`` (name → key of each cached stage under ``root`` whose
+    folder the config names: a stage reading another's output), ``code``
+    (file → hash), ``versions``."""
     text = cfg.pretty_text
     if data_root:
         text = text.replace(data_root.rstrip('/'), '<data_root>')
-    inputs = inputs or {}
-    for name, res in sorted(inputs.items()):
-        text = text.replace(res['dir'], f'<stage {name}>')
+    inputs = {}
+    if root:
+        found = re.compile(re.escape(osp.join(root, '')) +
+                           r'([\w.]+)-([0-9a-f]{16})')
+        inputs = dict(found.findall(text))
+        text = found.sub(r'<stage \1>', text)
     return dict(
         config=_sha(text),
         data=data_fingerprint(data_root) if data_root else '',
-        inputs={name: res['key'] for name, res in sorted(inputs.items())},
+        inputs=dict(sorted(inputs.items())),
         code=code_fingerprint(cfg),
         versions=_versions())
 
 
 def stage_key(cfg, data_root: Optional[str] = None,
-              inputs: Optional[Dict[str, dict]] = None) -> str:
+              root: Optional[str] = None) -> str:
     """The cache key of a resolved config (16 hex digits)."""
-    return _sha(json.dumps(key_parts(cfg, data_root, inputs),
+    return _sha(json.dumps(key_parts(cfg, data_root, root),
                            sort_keys=True))[:16]
 
 
@@ -172,19 +176,18 @@ class Stage:
         outputs (dict): Output name → path relative to the work dir, e.g.
             ``dict(checkpoint='iter_250.pth')``.
         root (str, optional): Cache folder; defaults to :func:`cache_root`.
-        inputs (dict, optional): Name → :meth:`run` result of each stage
-            whose output the config reads: its folder in the config counts
-            by that stage's key, so the stage is rebuilt after that one.
+            A stage folder of it named in the config (another stage's
+            output) counts by that stage's key, so this stage is rebuilt
+            after that one.
     """
 
     def __init__(self, name: str, cfg, data_root: Optional[str],
-                 outputs: Dict[str, str], root: Optional[str] = None,
-                 inputs: Optional[Dict[str, dict]] = None):
+                 outputs: Dict[str, str], root: Optional[str] = None):
         self.name = name
         self.cfg = cfg
-        self.parts = key_parts(cfg, data_root, inputs)
-        self.key = _sha(json.dumps(self.parts, sort_keys=True))[:16]
         self.root = root or cache_root()
+        self.parts = key_parts(cfg, data_root, self.root)
+        self.key = _sha(json.dumps(self.parts, sort_keys=True))[:16]
         self.dir = osp.join(self.root, f'{name}-{self.key}')
         self.outputs = outputs
 

@@ -103,11 +103,10 @@ def _stages(data, root):
     for name, config in (('detector', DET), ('language', LM)):
         cfg = Config.fromfile(osp.join(PRETRAIN, config))
         out[name] = Stage(name, cfg, data, dict(ckpt='out.pth'), root)
-    res = dict(dir=out['language'].dir, key=out['language'].key)
     cfg = Config.fromfile(osp.join(PRETRAIN, MLLM))
-    cfg.model.llm.name_or_path = osp.join(res['dir'], 'out.pth')
-    out['mllm'] = Stage('mllm', cfg, data, dict(ckpt='out.pth'), root,
-                        inputs=dict(language=res))
+    cfg.model.llm.name_or_path = osp.join(out['language'].dir, 'out.pth')
+    out['mllm'] = Stage('mllm', cfg, data, dict(ckpt='out.pth'), root)
+    assert out['mllm'].parts['inputs'] == dict(language=out['language'].key)
     return out
 
 
