@@ -204,3 +204,12 @@ def test_prompt_nms_removes_repeated_objects():
     nms = PerceptionPromptGenerator(nms_iou_thr=0.5, **kwargs)
     assert nms(boxes, labels, scores, ['circle', 'square']) == \
         'Counts: 2 circle, 1 square. '
+
+
+def test_byte_tokenizer_normalises_alike():
+    from mmmrmllm.models.llm.byte_tokenizer import build_byte_tokenizer
+    tok = build_byte_tokenizer()
+    assert tok('How  many Circles?').input_ids == tok(
+        'how many circles?').input_ids
+    assert tok.decode(tok('A\nB').input_ids, skip_special_tokens=True) == \
+        'a\nb'

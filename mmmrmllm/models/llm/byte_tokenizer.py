@@ -1,12 +1,17 @@
 """A byte-level tokenizer that needs no files (tiny models, CPU runs)."""
 from transformers import PreTrainedTokenizerFast
 
+from mmmrmllm.text import text_normalizer
+
 BYTE_TOKENIZER = 'byte'
 
 
 def build_byte_tokenizer() -> PreTrainedTokenizerFast:
     """256 byte tokens + ``<s>`` (BOS, added in front), ``</s>`` (EOS) and
-    ``<pad>``: 259 ids, every text encodable, nothing to download.
+    ``<pad>``: 259 ids, every text encodable, nothing to download. Text is
+    normalised as by the project's other tokenizers
+    (:func:`mmmrmllm.text.text_normalizer`: NFKC, lower case, runs of
+    spaces as one).
 
     Returns:
         PreTrainedTokenizerFast: The tokenizer.
@@ -22,6 +27,7 @@ def build_byte_tokenizer() -> PreTrainedTokenizerFast:
     specials = ['<s>', '</s>', '<pad>']
     vocab = {t: i for i, t in enumerate(specials + alphabet)}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.normalizer = text_normalizer()
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(
         add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
