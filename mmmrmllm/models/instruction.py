@@ -72,11 +72,9 @@ class InstructionTokenizer:
     def __call__(self, texts: Sequence[str],
                  device: torch.device) -> Tuple[Tensor, Tensor]:
         """Padded ids and mask (1 = valid), each (len(texts), T)."""
-        rows = [
-            self.tokenizer(t, truncation=True,
-                           max_length=self.max_length)['input_ids']
-            for t in texts
-        ]
+        # one call for all texts: per-call overhead dominates short texts
+        rows = self.tokenizer(list(texts), truncation=True,
+                              max_length=self.max_length)['input_ids']
         width = max(1, max(len(r) for r in rows))
         ids = torch.zeros(len(rows), width, dtype=torch.long)
         mask = torch.zeros(len(rows), width, dtype=torch.long)
@@ -194,28 +192,21 @@ def instructed_queries(fusion: nn.Module, fusion_inputs: dict,
     Args:
         fusion (nn.Module): The :class:`SharedQueryFusion`.
         fusion_inputs (dict): The image-level fusion call's arguments (see
-            ``PerceptionState.fusion_inputs``): batched tensors, tuples of
-            per-level tensors and per-image lists are indexed by owner.
+            ``PerceptionState.fusion_inputs``), one row per image.
         owners (Sequence[int]): The image of each sequence.
         ids (Tensor): (S, T) instruction ids; ``mask`` (S, T) 1 = valid.
 
     Returns:
         Tensor: (S, Nq, C) queries.
     """
-    index = torch.as_tensor(list(owners), device=ids.device)
-
-    def pick(value):
-        if isinstance(value, Tensor) and value.dim() > 0:
-            return value.index_select(0, index.to(value.device))
-        if isinstance(value, tuple) and value and isinstance(
-                value[0], Tensor):
-            return tuple(pick(v) for v in value)
-        if isinstance(value, list):
-            return [value[i] for i in owners]
-        return value
-
-    kwargs = {k: pick(v) for k, v in fusion_inputs.items()}
-    return fusion(**kwargs, instruction_ids=ids, instruction_mask=mask)
+    # the memory depends on the image alone: computed once per image, its
+    # rows are then picked per question
+    memory, perception = fusion.memory(**fusion_inputs)
+    index = torch.as_tensor(list(owners), device=memory.device)
+    memory = memory.index_select(0, index)
+    if perception is not None:
+        perception = tuple(t.index_select(0, index) for t in perception)
+    return fusion.query(memory, perception, ids, mask)
 
 
 def instructed_visual(tokenizer: InstructionTokenizer, fusion: nn.Module,

@@ -244,8 +244,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                 preprocessor_cfg(data_preprocessor, det_cfg, variant)),
             init_cfg=init_cfg)
         # where each part's weights came from; init-only ones not loaded
-        self._sources, self._deferred = {}, []
-        self.lazy_init_weights = lazy_init_weights
+        self._sources, self._deferred, self.lazy_init_weights = \
+            {}, [], lazy_init_weights
         self.detector = self.det_adapter = None
         if det_cfg is not None:
             self._build_detector(det_cfg, detector_checkpoint)
@@ -263,15 +263,10 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                              neck_ch, pretrained_mllm)
         self._build_couplings(feedback, perception_encoder, prompt_generator,
                               box_token_targets, neck_ch)
-        self.region_text_weight = region_text_weight
-        self.region_text = self._build_region_text(region_text) \
-            if region_text_weight else None
+        self._build_region_text(region_text_weight, region_text)
         self._label_cache: Dict[tuple, Tensor] = {}
-        self.part_timer = None  # set by PartTimer.attach (benchmark, ...)
-        self.load_report = self.pretrained_report = None
-        self.instruction_tokenizer = load_instruction_tokenizer(
-            instruction_tokenizer, self.llm, self.fusion) \
-            if use_instruction and self.fusion is not None else None
+        self.part_timer = self.load_report = self.pretrained_report = None
+        self._build_instruction(use_instruction, instruction_tokenizer)
         self.register_frozen_state_hooks()
 
     # ----------------------------------------------------------- building
@@ -348,7 +343,19 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             pg.setdefault('type', PerceptionPromptGenerator)
             self.prompt_generator = MODELS.build(pg)
 
-    def _build_region_text(self, cfg: Optional[dict]) -> nn.Module:
+    def _build_instruction(self, use_instruction: bool,
+                           path: Optional[str]) -> None:
+        self.instruction_tokenizer = load_instruction_tokenizer(
+            path, self.llm, self.fusion) \
+            if use_instruction and self.fusion is not None else None
+
+    def _build_region_text(self, weight: float,
+                           cfg: Optional[dict]) -> None:
+        self.region_text_weight, self.region_text = weight, None
+        if weight:
+            self.region_text = self._region_text_module(cfg)
+
+    def _region_text_module(self, cfg: Optional[dict]) -> nn.Module:
         if self.vision_encoder is None or self.llm is None:
             raise ValueError('region_text_weight needs the MLLM parts '
                              f'(variant {self.variant!r} has none)')

@@ -136,3 +136,44 @@ def test_template_instruction_is_the_prompt_without_perception(
                     for q in samples[0].questions]
     # the LLM's own prompt keeps the perception text
     assert all(len(p.text) > len(t) for p, t in zip(prompts, seen))
+
+
+def test_image_memory_once_gives_each_questions_own_fusion_pass(tok):
+    """The fusion memory is computed once per image and picked per
+    question: each sequence's soft tokens are those of a fusion pass on
+    its image alone with its instruction alone."""
+    from torch import Tensor
+
+    from mmmrmllm.models.instruction import instruction_texts
+    vocab = len(MODELS.build(mrmllm_cfg('retinanet', tok)).llm.tokenizer)
+    model = build(tok, True, vocab_size=vocab).eval()
+    samples = [make_sample(0), make_sample(1, boxes=False)]
+    samples[0].questions = ['how many circles?', 'is there a square?']
+    samples[0].gt_answers = [['1'], ['no']]
+    data = preprocess(model, samples, False)
+    with torch.no_grad():
+        state = model._perceive(data['inputs'], data['data_samples'], False)
+        visual, prompts, owners = model._lm_sequences(
+            state, data['data_samples'], False)
+        texts = instruction_texts(model.instruction_text, prompts,
+                                  data['data_samples'],
+                                  model.llm.prompt_template)
+        ids, mask = model.instruction_tokenizer(texts, visual[0].device)
+
+        def one_image(value, o):
+            if isinstance(value, Tensor) and value.dim() > 0:
+                return value[o:o + 1]
+            if isinstance(value, tuple) and value and isinstance(
+                    value[0], Tensor):
+                return tuple(one_image(v, o) for v in value)
+            return [value[o]] if isinstance(value, list) else value
+
+        assert owners[:2] == [0, 0] and set(owners[2:]) == {1}
+        for i, o in enumerate(owners):
+            inputs = {k: one_image(v, o)
+                      for k, v in state.fusion_inputs.items()}
+            alone = model.language_projection(model.fusion(
+                **inputs, instruction_ids=ids[i:i + 1],
+                instruction_mask=mask[i:i + 1]))[0]
+            torch.testing.assert_close(visual[i][:len(alone)], alone,
+                                       rtol=1e-5, atol=1e-6)

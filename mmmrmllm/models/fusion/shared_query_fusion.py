@@ -266,6 +266,27 @@ class SharedQueryFusion(BaseModule):
         Returns:
             Tensor: Shared queries ``Q_shared``, (B, Nq, hidden_size).
         """
+        memory, perception = self.memory(
+            visual_tokens, num_prefix_tokens, grid, perception_feats,
+            valid_hw, pad_hw, perception_tokens, perception_mask)
+        return self.query(memory, perception, instruction_ids,
+                          instruction_mask)
+
+    def memory(self,
+               visual_tokens: Tensor,
+               num_prefix_tokens: int = 0,
+               grid: Optional[Tuple[int, int]] = None,
+               perception_feats: Optional[Sequence[Tensor]] = None,
+               valid_hw: Optional[List[Tuple[int, int]]] = None,
+               pad_hw: Optional[Tuple[int, int]] = None,
+               perception_tokens: Optional[Tensor] = None,
+               perception_mask: Optional[Tensor] = None
+               ) -> Tuple[Tensor, Optional[Tuple[Tensor, Tensor]]]:
+        """What the queries attend to, which depends on the image alone
+        (several questions about one image compute it once): the
+        cross-attention memory (B, L, C) and the perception branch
+        (tokens, additive mask) or None. Arguments as :meth:`forward`.
+        """
         memory = self.v_proj(visual_tokens)
         branch_tokens, branch_masks = [], []
         if perception_feats is not None and self.perception_dims is not None:
@@ -284,8 +305,16 @@ class SharedQueryFusion(BaseModule):
                     perception_tokens.shape[:2], dtype=torch.bool)
             branch_masks.append(perception_mask)
         perception = _perception_branch(branch_tokens, branch_masks)
+        return memory, perception
 
-        b = visual_tokens.shape[0]
+    def query(self,
+              memory: Tensor,
+              perception: Optional[Tuple[Tensor, Tensor]] = None,
+              instruction_ids: Optional[Tensor] = None,
+              instruction_mask: Optional[Tensor] = None) -> Tensor:
+        """The shared queries (B, Nq, hidden_size) over a :meth:`memory`,
+        with the instruction ids and mask of :meth:`forward`."""
+        b = memory.shape[0]
         queries = self.query_tokens.expand(b, -1, -1)
         hidden = self.embeddings(queries, instruction_ids)
         self_mask = None

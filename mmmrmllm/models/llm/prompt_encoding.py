@@ -52,7 +52,14 @@ class PromptEncodingMixin:
     """
 
     def _encode(self, question: str, perception: str) -> EncodedPrompt:
-        """One sequence's prompt, laid out as ``token_layout`` says.
+        """One sequence's prompt (:meth:`_encode_all`)."""
+        return self._encode_all([question], perception)[0]
+
+    def _encode_all(self, questions: Sequence[str],
+                    perception: str) -> List[EncodedPrompt]:
+        """The prompts of questions sharing a perception text, laid out as
+        ``token_layout`` says (one tokenizer call per piece for all of
+        them: per-call overhead dominates short texts).
 
         ``'template'``: the text before ``<image>`` with the tokenizer's
         special tokens (BOS), the visual tokens, then the text after it.
@@ -61,16 +68,22 @@ class PromptEncodingMixin:
         with the special tokens, as ``InstructBlipProcessor`` tokenises its
         text.
         """
-        before, after = self.prompt_template.split(IMAGE_TOKEN)
-        fields = dict(question=question, perception=perception)
-        before, after = before.format(**fields), after.format(**fields)
+        if not questions:
+            return []
+        template = self.prompt_template.split(IMAGE_TOKEN)
+        pieces = [[t.format(question=q, perception=perception)
+                   for t in template] for q in questions]
+        texts = [before + after for before, after in pieces]
         tok = self.tokenizer
         if self.token_layout == 'visual_first':
-            ids = tok(before + after, add_special_tokens=True).input_ids
-            return EncodedPrompt([], ids, [], before + after)
-        prefix = tok(before, add_special_tokens=True).input_ids
-        suffix = tok(after, add_special_tokens=False).input_ids
-        return EncodedPrompt(prefix, suffix, [], before + after)
+            ids = tok(texts, add_special_tokens=True).input_ids
+            return [EncodedPrompt([], i, [], t) for i, t in zip(ids, texts)]
+        prefixes = tok([p[0] for p in pieces],
+                       add_special_tokens=True).input_ids
+        suffixes = tok([p[1] for p in pieces],
+                       add_special_tokens=False).input_ids
+        return [EncodedPrompt(p, s, [], t)
+                for p, s, t in zip(prefixes, suffixes, texts)]
 
     def _answer_ids(self, answers: Optional[Sequence[str]],
                     num: int) -> List[List[int]]:
@@ -96,7 +109,7 @@ class PromptEncodingMixin:
         drop = 0
         while True:
             text = perception(drop) if perception is not None else ''
-            enc = [self._encode(q, text) for q in questions]
+            enc = self._encode_all(questions, text)
             fits = all(
                 e.prompt_len(num_visual) + n <= self.max_length
                 for e, n in zip(enc, need))
