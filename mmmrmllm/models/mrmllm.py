@@ -28,7 +28,7 @@ from .instruction import (
 )
 from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
-from .pretraining.region_text import region_batch
+from .pretraining.region_text import grounded_regions
 from .sequence_assembly import assemble_sequences, per_image
 from .soft_answer import soft_answer_loss
 from .utils.pretrained import load_instructblip
@@ -478,28 +478,11 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         """The region-text loss over the batch's grounded phrases (None
         when no sample carries ``regions``)."""
         vis = state.visual
-        enc_h, enc_w = inputs['enc'].shape[-2:]
-        gh, gw = vis.grid
-        boxes, scales, names = [], [], []
-        for s in samples:
-            reg = s.metainfo.get('regions')
-            if not reg or not len(reg['phrases']):
-                boxes.append(vis.tokens.new_zeros(0, 4))
-                scales.append((1.0, 1.0))
-                continue
-            oh, ow = s.metainfo['ori_shape'][:2]
-            vh, vw = s.metainfo.get('enc_valid_shape', (enc_h, enc_w))[:2]
-            boxes.append(torch.as_tensor(reg['bboxes'],
-                                         dtype=torch.float32).reshape(-1, 4))
-            scales.append((gw / enc_w * vw / ow, gh / enc_h * vh / oh))
-            names += list(reg['phrases'])
-        if not names:
+        found = grounded_regions(vis.tokens, vis.num_prefix, vis.grid,
+                                 inputs['enc'].shape[-2:], samples)
+        if found is None:
             return None
-        regions = region_batch(vis.tokens, vis.num_prefix, vis.grid, boxes,
-                               scales)
-        distinct = sorted(set(names))
-        ids = torch.tensor([distinct.index(n) for n in names],
-                           device=regions.device)
+        regions, ids, distinct = found
         with torch.no_grad():
             phrases = self.llm.embed_texts(distinct)
         return self.region_text(regions, ids, phrases)

@@ -11,7 +11,7 @@ temperature here exist only for this loss: they are not part of an
 exported InstructBLIP directory, only the tower they shape is.
 """
 import math
-from typing import Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -136,3 +136,45 @@ def region_batch(tokens: Tensor, num_prefix: int, grid: Tuple[int, int],
             zip(boxes, scales)) if len(b)]
     return torch.cat(out) if out else patches.new_zeros(0,
                                                         patches.shape[-1])
+
+
+def grounded_regions(tokens: Tensor, num_prefix: int, grid: Tuple[int, int],
+                     enc_hw: Tuple[int, int], samples: Sequence
+                     ) -> Optional[Tuple[Tensor, Tensor, List[str]]]:
+    """A batch's grounded phrases (metainfo ``regions``: ``bboxes`` in
+    original-image pixels, ``phrases``), pooled from the tower's tokens.
+
+    Args:
+        tokens (Tensor): (B, L, C) the tower's output.
+        num_prefix (int): Leading non-patch tokens (CLS).
+        grid (tuple[int, int]): Patch grid (gh, gw).
+        enc_hw (tuple[int, int]): The encoder input's (h, w).
+        samples (Sequence): The batch's data samples.
+
+    Returns:
+        tuple or None: (N, C) region features, (N,) each region's row of
+        the distinct phrases, the distinct phrases (sorted); None when no
+        sample carries a phrase.
+    """
+    enc_h, enc_w = enc_hw
+    gh, gw = grid
+    boxes, scales, names = [], [], []
+    for s in samples:
+        reg = s.metainfo.get('regions')
+        if not reg or not len(reg['phrases']):
+            boxes.append(tokens.new_zeros(0, 4))
+            scales.append((1.0, 1.0))
+            continue
+        oh, ow = s.metainfo['ori_shape'][:2]
+        vh, vw = s.metainfo.get('enc_valid_shape', (enc_h, enc_w))[:2]
+        boxes.append(torch.as_tensor(reg['bboxes'],
+                                     dtype=torch.float32).reshape(-1, 4))
+        scales.append((gw / enc_w * vw / ow, gh / enc_h * vh / oh))
+        names += list(reg['phrases'])
+    if not names:
+        return None
+    regions = region_batch(tokens, num_prefix, grid, boxes, scales)
+    distinct = sorted(set(names))
+    row = {n: i for i, n in enumerate(distinct)}
+    ids = torch.tensor([row[n] for n in names], device=regions.device)
+    return regions, ids, distinct
