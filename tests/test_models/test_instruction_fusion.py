@@ -73,22 +73,15 @@ def test_a_tokenizer_larger_than_the_fusion_vocabulary_is_refused(tok):
                                 instruction_tokenizer='no/such/dir'))
 
 
-def test_prompt_instruction_is_the_text_the_llm_reads(tok, monkeypatch):
-    """``instruction_text='prompt'`` (InstructBLIP's): each sequence's
-    instruction is its whole prompt text, perception text included, the
-    string the LLM's tokens come from; the default without a pretrained
-    directory stays the bare question."""
-    from mmmrmllm.models.instruction import (
-        InstructionTokenizer,
-        resolve_instruction,
-    )
-    assert resolve_instruction(None, None, None, None) == \
-        (False, None, 'question')
+def instructions_read(tok, monkeypatch, which: str):
+    """An instruction-aware model reading ``instruction_text=which``, its
+    sample's LLM prompts and the texts its Q-Former tokenizer was given."""
+    from mmmrmllm.models.instruction import InstructionTokenizer
     vocab = len(MODELS.build(mrmllm_cfg('retinanet', tok)).llm.tokenizer)
     torch.manual_seed(0)
     model = MODELS.build(
         mrmllm_cfg('retinanet', tok, use_instruction_in_fusion=True,
-                   instruction_text='prompt',
+                   instruction_text=which,
                    fusion=fusion_cfg(vocab_size=vocab)))
     seen = []
     call = InstructionTokenizer.__call__
@@ -100,6 +93,19 @@ def test_prompt_instruction_is_the_text_the_llm_reads(tok, monkeypatch):
     monkeypatch.setattr(InstructionTokenizer, '__call__', record)
     samples = [make_sample(0)]
     _, prompts, _ = sequences(model, samples, False)
+    return model, samples, prompts, seen
+
+
+def test_prompt_instruction_is_the_text_the_llm_reads(tok, monkeypatch):
+    """``instruction_text='prompt'`` (InstructBLIP's): each sequence's
+    instruction is its whole prompt text, perception text included, the
+    string the LLM's tokens come from; the default without a pretrained
+    directory stays the bare question."""
+    from mmmrmllm.models.instruction import resolve_instruction
+    assert resolve_instruction(None, None, None, None) == \
+        (False, None, 'question')
+    model, samples, prompts, seen = instructions_read(tok, monkeypatch,
+                                                      'prompt')
     assert seen == [p.text for p in prompts] and len(seen) == 2
     for text, q in zip(seen, samples[0].questions):
         assert text.endswith(f'Question: {q} Answer:')
@@ -115,23 +121,8 @@ def test_template_instruction_is_the_prompt_without_perception(
     question alone, the text an MLLM pre-trained without a detector read
     (and ``InstructBlipProcessor`` gives its Q-Former), even when the
     joint model's prompt carries the detections' text."""
-    from mmmrmllm.models.instruction import InstructionTokenizer
-    vocab = len(MODELS.build(mrmllm_cfg('retinanet', tok)).llm.tokenizer)
-    torch.manual_seed(0)
-    model = MODELS.build(
-        mrmllm_cfg('retinanet', tok, use_instruction_in_fusion=True,
-                   instruction_text='template',
-                   fusion=fusion_cfg(vocab_size=vocab)))
-    seen = []
-    call = InstructionTokenizer.__call__
-
-    def record(self, texts, device):
-        seen.extend(texts)
-        return call(self, texts, device)
-
-    monkeypatch.setattr(InstructionTokenizer, '__call__', record)
-    samples = [make_sample(0)]
-    _, prompts, _ = sequences(model, samples, False)
+    _, samples, prompts, seen = instructions_read(tok, monkeypatch,
+                                                  'template')
     assert seen == [f'Question: {q} Answer:'
                     for q in samples[0].questions]
     # the LLM's own prompt keeps the perception text
