@@ -33,7 +33,8 @@ def tiny_detector() -> dict:
     """RetinaNet on a ResNet-18 eight channels wide (under 1 MB)."""
     from tiny_models import detector_cfg
     det = detector_cfg('retinanet')
-    det['backbone'].update(base_channels=8)
+    # no frozen stages: the checkpoint holds every weight
+    det['backbone'].update(base_channels=8, frozen_stages=-1)
     det['neck'].update(in_channels=[8, 16, 32, 64], out_channels=32)
     det['bbox_head'].update(in_channels=32, feat_channels=32,
                             stacked_convs=1)
@@ -153,6 +154,7 @@ def main() -> None:
         outputs = run(model, record)
         # as mmengine's CheckpointHook saves it (with ``_metadata``)
         state = model.state_dict()
+        assert not model.frozen_state_keys(), model.frozen_state_keys()
     cfg['llm']['tokenizer'] = None  # the test makes its own
     torch.save(
         dict(meta=dict(note='tiny joint MR-MLLM, flat-keyword constructor',
