@@ -1,24 +1,25 @@
 """MRMLLM: the joint model of MR-MLLM (arXiv 2406.15768).
 
-This module wires the parts and runs the loss / predict flow. The
-perception forward is in :mod:`.perception_pass`, the LLM's sequences in
-:mod:`.sequence_assembly`, checkpoints of frozen parts in
-:mod:`.frozen_state` and detector-config helpers in :mod:`.wiring`.
+The whole forward pass is here, as named steps (see the class docstring);
+stateless helpers live in :mod:`.perception_pass` (detections and the
+state of a pass), :mod:`.sequence_assembly` (the LLM's sequences),
+:mod:`.wiring` (part configs) and :mod:`.mrmllm_args` (the constructor's
+groups); checkpoints of frozen parts in :mod:`.frozen_state`. The design
+is explained in docs/model.md.
 """
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from mmmrmllm.registry import MODELS
-from mmmrmllm.structures import (
-    MRMLLMDataSample,
-)
+from mmmrmllm.structures import MRMLLMDataSample, has_det_ann
 from mmmrmllm.utils.part_timer import timed_part
 
-from .detectors import build_detector_adapter
+from .detectors import build_detector_adapter, ensure_loop_info
 from .frozen_state import FrozenStateMixin
 from .instruction import (
     instructed_visual,
@@ -26,8 +27,20 @@ from .instruction import (
     load_instruction_tokenizer,
     resolve_instruction,
 )
+from .mrmllm_args import (
+    GROUP_DEFAULTS,
+    accepts_flat_keywords,
+    resolve_groups,
+)
 from .perception import PerceptionPromptGenerator
-from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
+from .perception_pass import (
+    Detections,
+    PerceptionState,
+    class_names_of,
+    gt_detections,
+    normalise_detections,
+    select_feats,
+)
 from .pretraining.region_text import grounded_regions
 from .sequence_assembly import assemble_sequences, per_image
 from .soft_answer import soft_answer_loss
@@ -54,143 +67,92 @@ MLLM_PARTS = ('vision_encoder', 'fusion', 'language_projection', 'llm')
 
 
 @MODELS.register_module()
-class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
+class MRMLLM(FrozenStateMixin, BaseModel):
     """MR-MLLM: a detector and a multimodal LLM that reinforce each other.
 
-    Perception forward: the detector's backbone + neck run once
-    (``Vf_p``). Visual forward: the vision encoder (``Vf_m``).
-    :class:`SharedQueryFusion` fuses both into ``Q_shared``, which goes (a)
-    back to the detector through :class:`PerceptionFeedback` before its
-    head and (b) through ``language_projection`` to the LLM as soft tokens.
-    The head then runs once per image: the detection loss (training) or the
-    predictions (inference), and its decoded outputs (no-grad) are the
-    detections that become box tokens (:class:`PerceptionEncoder`) and the
-    perception prompt (:class:`PerceptionPromptGenerator`) after the soft
-    tokens. Box tokens into the fusion need detections before it: with
-    feedback that costs a second, no-grad head pass (see ``_perceive``).
+    The forward pass as named steps (:meth:`_perceive`, then
+    :meth:`_lm_sequences` and the LLM)::
 
-    Losses: ``det.<detector loss>`` scaled by ``lambda_det`` over samples
-    with ``has_det_ann=True`` and ``lm.loss_lm`` scaled by ``lambda_lm`` over
-    (image, question) sequences. A batch where neither applies returns only
-    ``loss_empty``: a zero tied to every trainable parameter, so
-    backward/DDP still work; it is never added to real losses.
+        inputs['det'] -> extract_det_feats -> feats ------------+
+                                                 |              |
+        inputs['enc'] -> vision_encoder -> fuse (feats, box tokens*)
+                                                 |              v
+                                         queries +-> feed_back -> feats_fb
+                                                 |              |
+                                                 |        head_pass (once)
+                                                 |        losses / results
+                                                 |              |
+                                                 |        detections
+                                                 |        (GT schedule)
+                                                 v              v
+          lm_sequences: projected queries + box tokens + prompt + question
+                                                 |
+                                      LLM: lm loss / answers
+
+    ``*`` box tokens into the fusion need detections before it
+    (:meth:`_detections_first`: with feedback, a no-grad pre-pass of the
+    head). Losses: ``det.*`` (weighted by ``losses.det_weight``, samples
+    with ``has_det_ann``), ``lm.loss_lm`` (``lm_weight``), optional
+    ``lm.loss_soft_answer`` and ``vl.loss_region_text``; a batch with
+    none returns ``loss_empty``, a zero tied to every trainable parameter.
+    Design and switches in detail: docs/model.md.
 
     Args:
-        detector (dict, optional): A plain mmdet detector config (its
-            ``data_preprocessor`` becomes the detector view's). None only
-            with ``variant='mllm_only'``.
-        detector_checkpoint (str, optional): mmdet checkpoint for it.
+        detector (dict, optional): A plain mmdet detector config. None
+            only with ``variant='mllm_only'``. Defaults to None.
         vision_encoder (dict, optional): e.g. :class:`HFVisionEncoder`.
-        fusion (dict, optional): :class:`SharedQueryFusion` kwargs;
-            ``vision_dims`` / ``perception_dims`` are filled in.
-        feedback (dict, optional): :class:`PerceptionFeedback` kwargs.
-        perception_encoder (dict, optional): :class:`PerceptionEncoder`
-            kwargs; ``label_dims`` / ``out_dims`` are filled in.
-        prompt_generator (dict, optional): :class:`PerceptionPromptGenerator`
-            kwargs.
-        llm (dict, optional): :class:`LLMHead` config.
-        data_preprocessor (dict, optional): :class:`MRMLLMDataPreprocessor`
-            config; ``det`` defaults to the detector's own.
-        lambda_det (float): Detection-loss weight.
-        lambda_lm (float): LM-loss weight.
-        variant (str): Which parts are built: ``'joint'`` (MR-MLLM),
-            ``'detector_only'`` or ``'mllm_only'`` (the baselines). (Not
-            MMEngine's forward ``mode``: loss / predict / tensor.)
-        use_det_feats_in_fusion (bool): Detector features in the fusion
-            memory (Eq. 1).
-        use_feedback (bool): Shared queries back into the detector.
-        use_box_tokens (bool): Embedded detections as tokens.
-        box_token_targets (Sequence[str]): ``'llm'`` (default) and/or
-            ``'fusion'`` (the fusion memory; with feedback on this needs a
-            second, no-grad head pass before the fusion).
-        use_perception_prompt (bool): Detections written into the prompt.
-        detach_perception (bool): Stop the LM loss's gradient at the
-            detector features.
-        detection_source (str): ``'pred'`` (no-grad eval pass, default) or
-            ``'gt'`` (training only: jittered ground truth where annotated,
-            predictions elsewhere).
-        gt_noise (float): Box jitter for ``'gt'``, fraction of box size.
-        gt_perception (dict, optional): :class:`GTPerceptionSchedule`
-            kwargs: in training, samples with annotated boxes take their
-            box tokens and prompt from corrupted ground truth with a
-            probability that decays over the iterations, from the
-            detections otherwise. None (default; real datasets) always uses
-            the detections. Not with ``detection_source='gt'``.
-        class_names (Sequence[str], optional): Detector classes; defaults
-            to the samples' ``metainfo['classes']`` or ``dataset_meta``.
-        generation_cfg (dict, optional): Overrides the LLM's defaults.
-        pretrained_mllm (str, optional): A local HF InstructBLIP / BLIP-2
-            directory (``save_pretrained``) loaded into the vision encoder,
-            fusion (Q-Former), language projection and LLM by
-            :func:`load_instructblip`; the per-part report of loaded /
-            missing / unexpected keys is logged and kept in
-            ``self.pretrained_report``. It also makes the model read its
-            input as InstructBLIP does, unless set otherwise: the LLM's
-            ``token_layout`` becomes ``'visual_first'`` (visual tokens,
-            then BOS + the prompt text) and the instruction switches below
-            default to InstructBLIP's (docs/model.md, "InstructBLIP
-            layout").
-        lazy_init_weights (bool): Inference from a checkpoint: do not
-            load the initialisation-only weights (``detector_checkpoint``,
-            ``pretrained_mllm``'s weights) at build time; load each only
-            if a checkpoint loaded later lacks keys it provides (frozen
-            parts are kept out of checkpoints), and then fail naming it if
-            it is missing. ``pretrained_mllm``'s config and tokenizers are
-            still read. Set by the inference tools
-            (:func:`mmmrmllm.utils.config.for_inference`). Defaults to
-            False.
-        drop_mask_branch (bool): Build an instance-segmentation detector
-            (Mask R-CNN, Cascade Mask R-CNN, HTC, ...) without its mask
-            branch, to train it on box-only data (logged). Without it, such
-            a detector needs ``gt_instances.masks`` in every annotated
-            sample (``LoadAnnotations(with_mask=True)``). Defaults to False.
-        use_instruction_in_fusion (bool, optional): InstructBLIP's
-            instruction-aware queries: each sequence's instruction tokens
-            join the fusion's self-attention, so the LLM's soft tokens are
-            computed per (image, question) (a second fusion pass; the
-            feedback keeps the instruction-free queries). None (default):
-            on with an InstructBLIP ``pretrained_mllm`` (off with a BLIP-2
-            one, whose Q-Former reads no text), off otherwise.
-        instruction_tokenizer (str, optional): A local HF tokenizer
-            directory for the instructions. None: with ``pretrained_mllm``
-            its ``qformer_tokenizer/`` subfolder (InstructBLIP's BERT
-            tokenizer) if present, else (and without ``pretrained_mllm``)
-            the LLM's tokenizer. Its vocabulary must fit
-            ``fusion.vocab_size``.
-        instruction_text (str, optional): What the fusion reads:
-            ``'prompt'``, the whole prompt text the LLM reads (template,
-            perception text and question, ``<image>`` removed; what
-            ``InstructBlipProcessor`` gives the Q-Former),
-            ``'template'``, the prompt without its perception text (the
-            template filled with the question: what the processor gives
-            the Q-Former of an MLLM pre-trained without a detector) or
-            ``'question'``, the bare question. None: ``'prompt'`` with
-            ``pretrained_mllm``, ``'question'`` otherwise.
-        soft_answer_weight (float): Weight of
-            :func:`~mmmrmllm.models.soft_answer.soft_answer_loss`
-            (``lm.loss_soft_answer``), an auxiliary loss of vision-language
-            pre-training: the LLM's output head must read each answer's
-            first token from the soft tokens. Defaults to 0 (off).
-        region_text_weight (float): Weight of the region-text contrastive
-            loss (``vl.loss_region_text``) of vision-language
-            pre-training: the vision tower's patch tokens pooled in each
-            object's box must pick the object's phrase among the batch's
-            (:class:`~mmmrmllm.models.pretraining.RegionTextContrastive`),
-            on samples whose metainfo carries ``regions`` (grounded
-            phrases, e.g. ``CornerShapesImageTextStream(with_regions=
-            True)``). Defaults to 0 (off; the module is not built).
-        region_text (dict, optional): Overrides of the
-            ``RegionTextContrastive`` config (``vision_dims`` and
-            ``text_dims`` are filled in). Its parameters serve only this
-            loss: they are not part of an exported InstructBLIP
-            directory. The phrases are embedded by the LLM's input
-            embeddings (mean over tokens, no gradient into the LLM).
-        init_cfg (dict, optional): Initialisation config.
+            Defaults to None.
+        fusion (dict, optional): :class:`SharedQueryFusion` config;
+            ``vision_dims`` / ``perception_dims`` are filled in. Defaults
+            to None.
+        feedback (dict, optional): :class:`PerceptionFeedback` config.
+            Defaults to None.
+        perception_encoder (dict, optional): The box-token encoder's config
+            (:class:`PerceptionEncoder`); ``label_dims`` / ``out_dims`` are
+            filled in. Defaults to None.
+        prompt_generator (dict, optional):
+            :class:`PerceptionPromptGenerator` config. Defaults to None.
+        llm (dict, optional): :class:`LLMHead` config. Defaults to None.
+        data_preprocessor (dict, optional):
+            :class:`MRMLLMDataPreprocessor` config; ``det`` defaults to the
+            detector's own. Defaults to None.
+        variant (str): ``'joint'``, ``'detector_only'`` or ``'mllm_only'``.
+            Defaults to ``'joint'``.
+        couplings (dict, optional): The switches of the mechanisms:
+            ``det_feats_in_fusion=True``, ``feedback=True``,
+            ``box_tokens=True``, ``box_token_targets=('llm', )`` (and/or
+            ``'fusion'``), ``perception_prompt=True``,
+            ``detach_det_feats=False``. Defaults to None (all defaults).
+        detections (dict, optional): What the box tokens and the prompt
+            read: ``source='pred'`` (or ``'gt'``: jittered ground truth by
+            ``gt_noise=0.05``), ``gt_schedule=None``
+            (:class:`GTPerceptionSchedule` kwargs), ``class_names=None``
+            (default: the samples' ``metainfo['classes']``). Defaults to
+            None.
+        mllm (dict, optional): A local InstructBLIP / BLIP-2 directory and
+            how its Q-Former reads instructions: ``pretrained=None``,
+            ``instruction_in_fusion=None``, ``instruction_tokenizer=None``,
+            ``instruction_text=None`` (None: InstructBLIP's defaults with
+            ``pretrained``, off otherwise). Defaults to None.
+        losses (dict, optional): ``det_weight=1.0``, ``lm_weight=1.0``,
+            ``soft_answer_weight=0.0``, ``region_text_weight=0.0`` and
+            ``region_text=None`` (:class:`RegionTextContrastive`
+            overrides). Defaults to None.
+        init (dict, optional): ``detector_checkpoint=None``,
+            ``drop_mask_branch=False`` (an instance-segmentation detector
+            without its mask branch), ``lazy=False`` (load the init-only
+            weights only for keys a later checkpoint lacks; set by the
+            inference tools). Defaults to None.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+
+    The flat keywords of the previous release (``use_feedback``,
+    ``pretrained_mllm``, ``lambda_lm``, ...; :data:`FLAT_KEYS`) still work,
+    with a deprecation warning naming the new key.
     """
 
+    @accepts_flat_keywords
     def __init__(self,
                  detector: Optional[dict] = None,
-                 detector_checkpoint: Optional[str] = None,
                  vision_encoder: Optional[dict] = None,
                  fusion: Optional[dict] = None,
                  feedback: Optional[dict] = None,
@@ -198,57 +160,31 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                  prompt_generator: Optional[dict] = None,
                  llm: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 lambda_det: float = 1.0,
-                 lambda_lm: float = 1.0,
                  variant: str = 'joint',
-                 use_det_feats_in_fusion: bool = True,
-                 use_feedback: bool = True,
-                 use_box_tokens: bool = True,
-                 box_token_targets: Sequence[str] = ('llm', ),
-                 use_perception_prompt: bool = True,
-                 detach_perception: bool = False,
-                 detection_source: str = 'pred',
-                 gt_noise: float = 0.05,
-                 gt_perception: Optional[dict] = None,
-                 class_names: Optional[Sequence[str]] = None,
-                 generation_cfg: Optional[dict] = None,
-                 pretrained_mllm: Optional[str] = None,
-                 drop_mask_branch: bool = False,
-                 use_instruction_in_fusion: Optional[bool] = None,
-                 instruction_tokenizer: Optional[str] = None,
-                 instruction_text: Optional[str] = None,
-                 soft_answer_weight: float = 0.0,
-                 region_text_weight: float = 0.0,
-                 region_text: Optional[dict] = None,
-                 lazy_init_weights: bool = False,
+                 couplings: Optional[dict] = None,
+                 detections: Optional[dict] = None,
+                 mllm: Optional[dict] = None,
+                 losses: Optional[dict] = None,
+                 init: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        g = resolve_groups(couplings=couplings, detections=detections,
+                           mllm=mllm, losses=losses, init=init)
+        cpl, dets, ml, ls, ini = (g[k] for k in GROUP_DEFAULTS)
         check_variant(variant, detector, vision_encoder, fusion, llm,
-                      detection_source, pretrained_mllm)
+                      dets['source'], ml['pretrained'])
         det_cfg = None if detector is None or variant == 'mllm_only' \
-            else detector_config(detector, drop_mask_branch)
-        joint = variant == 'joint'
-        self.variant = variant
-        self.use_det_feats_in_fusion = joint and use_det_feats_in_fusion
-        self.use_feedback = joint and use_feedback
-        self.use_box_tokens = joint and use_box_tokens
-        self.use_perception_prompt = joint and use_perception_prompt
-        self.detach_perception = detach_perception
-        self.detection_source = detection_source
-        self.gt_schedule = gt_schedule(detection_source, gt_perception,
-                                       gt_noise)
-        self.lambda_det, self.lambda_lm, self.soft_answer_weight = \
-            lambda_det, lambda_lm, soft_answer_weight
-        self.class_names = list(class_names) if class_names else None
+            else detector_config(detector, ini['drop_mask_branch'])
+        self._set_switches(variant, cpl, dets, ls)
         super().__init__(
             data_preprocessor=MODELS.build(
                 preprocessor_cfg(data_preprocessor, det_cfg, variant)),
             init_cfg=init_cfg)
         # where each part's weights came from; init-only ones not loaded
         self._sources, self._deferred, self.lazy_init_weights = \
-            {}, [], lazy_init_weights
+            {}, [], ini['lazy']
         self.detector = self.det_adapter = None
         if det_cfg is not None:
-            self._build_detector(det_cfg, detector_checkpoint)
+            self._build_detector(det_cfg, ini['detector_checkpoint'])
         self.neck_channels, neck_ch = neck_widths(
             self.detector, det_cfg, fusion, feedback,
             self.use_det_feats_in_fusion, self.use_feedback)
@@ -256,18 +192,39 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             self.language_projection = self.perception_encoder = \
             self.prompt_generator = None
         use_instruction, instruction_tokenizer, self.instruction_text = \
-            resolve_instruction(pretrained_mllm, use_instruction_in_fusion,
-                                instruction_tokenizer, instruction_text)
+            resolve_instruction(ml['pretrained'],
+                                ml['instruction_in_fusion'],
+                                ml['instruction_tokenizer'],
+                                ml['instruction_text'])
         if variant != 'detector_only':
-            self._build_mllm(vision_encoder, fusion, llm, generation_cfg,
-                             neck_ch, pretrained_mllm)
+            self._build_mllm(vision_encoder, fusion, llm, neck_ch,
+                             ml['pretrained'])
         self._build_couplings(feedback, perception_encoder, prompt_generator,
-                              box_token_targets, neck_ch)
-        self._build_region_text(region_text_weight, region_text)
+                              cpl['box_token_targets'], neck_ch)
+        self._build_region_text(ls['region_text_weight'], ls['region_text'])
         self._label_cache: Dict[tuple, Tensor] = {}
         self.part_timer = self.load_report = self.pretrained_report = None
         self._build_instruction(use_instruction, instruction_tokenizer)
         self.register_frozen_state_hooks()
+
+    def _set_switches(self, variant: str, cpl: dict, dets: dict,
+                      ls: dict) -> None:
+        """The attributes the forward pass reads (the couplings only in
+        the joint variant)."""
+        joint = variant == 'joint'
+        self.variant = variant
+        self.use_det_feats_in_fusion = joint and cpl['det_feats_in_fusion']
+        self.use_feedback = joint and cpl['feedback']
+        self.use_box_tokens = joint and cpl['box_tokens']
+        self.use_perception_prompt = joint and cpl['perception_prompt']
+        self.detach_perception = cpl['detach_det_feats']
+        self.detection_source = dets['source']
+        self.gt_schedule = gt_schedule(dets['source'], dets['gt_schedule'],
+                                       dets['gt_noise'])
+        self.lambda_det, self.lambda_lm, self.soft_answer_weight = \
+            ls['det_weight'], ls['lm_weight'], ls['soft_answer_weight']
+        names = dets['class_names']
+        self.class_names = list(names) if names else None
 
     # ----------------------------------------------------------- building
     def _build_detector(self, det_cfg: dict,
@@ -291,8 +248,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         load_detector_checkpoint(self.detector, path)
         self._sources['detector'] = path
 
-    def _build_mllm(self, vision_encoder, fusion, llm, generation_cfg,
-                    neck_ch, pretrained_mllm=None) -> None:
+    def _build_mllm(self, vision_encoder, fusion, llm, neck_ch,
+                    pretrained_mllm=None) -> None:
         """Vision encoder, fusion, LLM and the projection between them.
 
         With ``pretrained_mllm`` the parts' unset sizes come from its
@@ -313,8 +270,6 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             llm = dict(llm, token_layout='visual_first')
         self.llm = MODELS.build(llm)
         self._sources['llm'] = getattr(self.llm, 'source', None)
-        if generation_cfg:
-            self.llm.generation_cfg.update(generation_cfg)
         self.language_projection = nn.Linear(self.fusion.hidden_size,
                                              self.llm.hidden_size)
         if pretrained_mllm is not None:
@@ -388,11 +343,221 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             if name not in skip and hasattr(child, 'init_weights'):
                 child.init_weights()
 
+    # ------------------------------------------------- the forward's steps
+    def _perceive(self, inputs: dict, samples: Sequence, training: bool,
+                  outputs: bool = True,
+                  rescale: bool = True) -> PerceptionState:
+        """Everything before the LLM, as in the class docstring's diagram.
+
+        Args:
+            training (bool): Loss forward (detection losses, ground-truth
+                schedule) or inference.
+            outputs (bool): Run the head for the predictions even if
+                nothing else needs them (False for ``mode='tensor'``).
+            rescale (bool): Predictions in original-image pixels.
+        """
+        n = len(samples)
+        feats = self.extract_det_feats(inputs, n)
+        if self.variant == 'detector_only':
+            losses, results = {}, None
+            if training or outputs:
+                losses, results = self._det_pass(
+                    feats, samples, training, not training, rescale)
+            return PerceptionState(feats, feats, results, None, None, None,
+                                   losses)
+        need_dets = self.use_box_tokens or self.use_perception_prompt
+        with timed_part(self, 'vision_encoder', n):
+            vis = self.vision_encoder(inputs['enc'])
+        losses, results, detections, box_out = {}, None, None, {}
+        head_done = False
+        if self.use_box_tokens and \
+                'fusion' in self.perception_encoder.targets:
+            losses, results, detections, head_done = self._detections_first(
+                feats, samples, training, rescale)
+            box_out = self._box_tokens(detections, samples)
+        queries, fusion_inputs = self.fuse(vis, feats, box_out.get('fusion'),
+                                           inputs, samples)
+        feats_fb = self.feed_back(feats, queries, n)
+        if feats is not None and not head_done and (
+                training or outputs or need_dets):
+            want = (need_dets and detections is None) or not training
+            losses, results = self._det_pass(feats_fb, samples, training,
+                                             want, rescale)
+            if need_dets and detections is None:
+                detections = self._detections(results, samples, training,
+                                              rescale or training)
+        llm_tokens = None
+        if self.use_box_tokens:
+            if not box_out:
+                box_out = self._box_tokens(detections, samples)
+            if 'llm' in box_out:
+                llm_tokens = self.perception_encoder.split(*box_out['llm'])
+        return PerceptionState(
+            feats, feats_fb, results, detections, queries, llm_tokens,
+            losses, fusion_inputs if self.instruction_tokenizer else None,
+            vis)
+
+    def extract_det_feats(self, inputs: dict,
+                          n: int) -> Optional[Tuple[Tensor, ...]]:
+        """Step 1: the detector's backbone + neck, once (None without a
+        detector)."""
+        if self.detector is None:
+            return None
+        with timed_part(self, 'detector.extract', n):
+            return tuple(self.det_adapter.extract(inputs['det']))
+
+    def fuse(self, vis, feats, box_tokens, inputs: dict, samples: Sequence):
+        """Step 2: the shared queries (B, Nq, C) from the vision tokens,
+        the detector features (Eq. 1) and the box tokens for the fusion
+        (``(tokens, mask)`` or None).
+
+        Returns:
+            tuple[Tensor, dict]: The queries and the fusion's arguments.
+        """
+        tokens, mask = box_tokens if box_tokens is not None else (None,
+                                                                  None)
+        fusion_inputs = dict(
+            visual_tokens=vis.tokens,
+            num_prefix_tokens=vis.num_prefix,
+            grid=vis.grid,
+            perception_tokens=tokens,
+            perception_mask=mask,
+            **self._fusion_feats(inputs, feats, samples))
+        with timed_part(self, 'fusion', len(samples)):
+            return self.fusion(**fusion_inputs), fusion_inputs
+
+    def _fusion_feats(self, inputs: dict, feats, samples) -> dict:
+        """The detector features' arguments of the fusion (Eq. 1)."""
+        if not self.use_det_feats_in_fusion:
+            return {}
+        if self.detach_perception:
+            feats = tuple(f.detach() for f in feats)
+        return dict(
+            perception_feats=feats,
+            valid_hw=[tuple(s.metainfo['img_shape'][:2]) for s in samples],
+            pad_hw=tuple(inputs['det'].shape[-2:]))
+
+    def feed_back(self, feats, queries: Tensor, n: int):
+        """Step 3: the shared queries back into the detector features
+        (unchanged without feedback)."""
+        if not self.use_feedback:
+            return feats
+        with timed_part(self, 'feedback', n):
+            return self.feedback(feats, queries)
+
+    def _det_pass(self, feats: Sequence[Tensor], samples: Sequence,
+                  training: bool, want_results: bool, rescale: bool = True):
+        """Step 4: the detector head's one pass over (fed-back) features.
+
+        Training: the detection loss over the samples with annotated boxes
+        and, if ``want_results``, their detections decoded from the same
+        forward (no-grad copies, denoising queries excluded); samples
+        without annotated boxes take a no-grad, eval-mode pass. Inference:
+        the predictions. Each image goes through the head once.
+
+        Returns:
+            tuple[dict, list[InstanceData] | None]: Losses (empty in
+            inference) and per-image results in batch order.
+        """
+        ensure_loop_info()
+        if not training:
+            with timed_part(self, 'detector.head', len(samples)):
+                return {}, self.det_adapter.predict_from_feats(
+                    feats, list(samples), rescale=rescale)
+        idx = [i for i, s in enumerate(samples) if has_det_ann(s)]
+        rest = [i for i in range(len(samples)) if i not in set(idx)]
+        losses, results = {}, [None] * len(samples)
+        if idx:
+            sub = [samples[i] for i in idx]
+            sub_feats = select_feats(feats, idx, len(samples))
+            with timed_part(self, 'detector.head', len(idx)):
+                if want_results:
+                    losses, res = self.det_adapter.\
+                        loss_and_predict_from_feats(sub_feats, sub,
+                                                    rescale=rescale)
+                    for i, r in zip(idx, res):
+                        results[i] = r
+                else:
+                    losses = self.det_adapter.loss_from_feats(sub_feats, sub)
+        if want_results and rest:
+            res = self._detect(select_feats(feats, rest, len(samples)),
+                               [samples[i] for i in rest], rescale)
+            for i, r in zip(rest, res):
+                results[i] = r
+        return losses, results if want_results else None
+
+    @torch.no_grad()
+    def _detect(self, feats: Sequence[Tensor], samples: Sequence,
+                rescale: bool = True) -> List[InstanceData]:
+        """A no-grad, eval-mode head pass (training-mode DETR heads add
+        denoising queries)."""
+        was_training = self.detector.training
+        self.detector.train(False)
+        try:
+            with timed_part(self, 'detector.head', len(samples)):
+                return self.det_adapter.predict_from_feats(
+                    feats, list(samples), rescale=rescale)
+        finally:
+            self.detector.train(was_training)
+
+    def _detections_first(self, feats, samples, training, rescale):
+        """Step 4 moved before step 2 (box tokens into the fusion).
+
+        With feedback, a no-grad pre-pass over the features before feedback
+        (the head's single pass comes later); without, the single pass
+        itself goes first (nothing changes the features).
+
+        Returns:
+            tuple: losses, results, detections, whether the head's pass
+            is done.
+        """
+        if self.use_feedback:
+            pre = self._detect(feats, samples)
+            return {}, None, self._detections(pre, samples, training,
+                                              True), False
+        losses, results = self._det_pass(feats, samples, training, True,
+                                         rescale)
+        return losses, results, self._detections(
+            results, samples, training, rescale or training), True
+
+    def _detections(self, results: List[InstanceData], samples: Sequence,
+                    training: bool, rescaled: bool) -> List[Detections]:
+        """Step 5: normalised detections for box tokens and the prompt
+        (with the scheduled ground truth in training)."""
+        detections = normalise_detections(results, samples, rescaled)
+        if training and self.gt_schedule is not None:
+            detections = gt_detections(samples, detections, self.gt_schedule,
+                                       len(self._classes(samples)))
+        return detections
+
+    def _box_tokens(self, detections: List[Detections],
+                    samples: Sequence) -> dict:
+        """Step 6: the detections as box tokens, per target."""
+        names = self._classes(samples)
+        with timed_part(self, 'perception_encoder', len(samples)):
+            return self.perception_encoder(
+                [d.boxes for d in detections], [d.labels for d in detections],
+                [d.scores for d in detections], self._label_embeds(names))
+
+    def _classes(self, samples: Sequence) -> List[str]:
+        return class_names_of(self.class_names, samples,
+                              getattr(self, 'dataset_meta', None))
+
+    def _label_embeds(self, names: Sequence[str]) -> Tensor:
+        key = tuple(names)
+        if self.llm.frozen and key in self._label_cache:
+            return self._label_cache[key]
+        emb = self.llm.embed_texts(names)
+        if self.llm.frozen:
+            self._label_cache = {key: emb}
+        return emb
+
     # ---------------------------------------------------------- sequences
     def _lm_sequences(self, state: PerceptionState,
                       samples: Sequence[MRMLLMDataSample], training: bool):
-        """Visual embeddings and encoded prompts of every (image, question)
-        pair, plus the image index of each (:func:`assemble_sequences`)."""
+        """Step 7: visual embeddings and encoded prompts of every (image,
+        question) pair, plus the image index of each
+        (:func:`assemble_sequences`)."""
         soft = self.language_projection(state.queries)
         names = self._classes(samples) if self.use_perception_prompt \
             else None

@@ -1,11 +1,10 @@
-"""The shared trunk's forward: detector, vision encoder, fusion, feedback,
-one detector-head pass, and the detections the LLM side reads.
-
-:class:`PerceptionPassMixin` is the perception half of :class:`MRMLLM`
-(which owns the parts and the switches); the pure helpers below turn head
-results into the normalised :class:`Detections` and replace them by
-corrupted ground truth on the ground-truth schedule.
+"""What one perception pass of :class:`MRMLLM` produces, and the stateless
+helpers of its steps: the pass's :class:`PerceptionState`, head results
+turned into the normalised :class:`Detections`, corrupted ground truth on
+the ground-truth schedule, and the class names the detections are read
+with. The steps themselves are methods of :class:`MRMLLM`.
 """
+import warnings
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -16,9 +15,7 @@ from torch import Tensor
 
 from mmmrmllm.structures import has_det_ann
 from mmmrmllm.text import PerceptionObjects
-from mmmrmllm.utils.part_timer import timed_part
 
-from .detectors import ensure_loop_info
 from .perception.gt_perception import GTPerceptionSchedule, corrupt_objects
 
 # Detections of one image for box tokens and the prompt: boxes (K, 4) xyxy
@@ -113,219 +110,43 @@ def select_feats(feats: Sequence[Tensor], ids: List[int],
     return tuple(f.index_select(0, sel) for f in feats)
 
 
-class PerceptionPassMixin:
-    """The perception forward of :class:`MRMLLM`.
+def class_names_of(class_names: Optional[Sequence[str]], samples: Sequence,
+                   dataset_meta: Optional[dict] = None) -> List[str]:
+    """The detector's class names: ``class_names`` if set, else the first
+    sample's ``metainfo['classes']``, else ``dataset_meta['classes']``."""
+    if class_names:
+        return class_names
+    for s in samples:
+        classes = s.metainfo.get('classes')
+        if classes:
+            return list(classes)
+    meta = dataset_meta or {}
+    if meta.get('classes'):
+        return list(meta['classes'])
+    raise ValueError('MRMLLM needs the class names for box tokens / the '
+                     'perception prompt: set class_names or put '
+                     "'classes' in the samples' metainfo")
 
-    Order: detector backbone + neck → vision encoder → fusion → feedback →
-    the detector head's single pass over the fed-back features, whose
-    decoded outputs give the detections for the LLM's box tokens and prompt
-    (and, in inference, the predictions). Box tokens *into the fusion* need
-    detections before the fusion: with feedback on, that takes a no-grad
-    pre-pass of the head over the features before feedback (a second head
-    pass, which only this switch costs); without feedback the single pass
-    simply moves first.
-    """
 
-    # ------------------------------------------------------------ classes
-    def _classes(self, samples: Sequence) -> List[str]:
-        if self.class_names:
-            return self.class_names
-        for s in samples:
-            classes = s.metainfo.get('classes')
-            if classes:
-                return list(classes)
-        meta = getattr(self, 'dataset_meta', None) or {}
-        if meta.get('classes'):
-            return list(meta['classes'])
-        raise ValueError('MRMLLM needs the class names for box tokens / the '
-                         'perception prompt: set class_names or put '
-                         "'classes' in the samples' metainfo")
+# the methods of MRMLLM's perception half (the former mixin's, and the
+# steps they call)
+_MIXIN_METHODS = ('_classes', '_label_embeds', '_detect', '_det_pass',
+                  '_detections', '_box_tokens', '_perceive',
+                  '_detections_first', '_fusion_feats', 'extract_det_feats',
+                  'fuse', 'feed_back')
 
-    def _label_embeds(self, names: Sequence[str]) -> Tensor:
-        key = tuple(names)
-        if self.llm.frozen and key in self._label_cache:
-            return self._label_cache[key]
-        emb = self.llm.embed_texts(names)
-        if self.llm.frozen:
-            self._label_cache = {key: emb}
-        return emb
 
-    # --------------------------------------------------------- head pass
-    @torch.no_grad()
-    def _detect(self, feats: Sequence[Tensor], samples: Sequence,
-                rescale: bool = True) -> List[InstanceData]:
-        """A no-grad, eval-mode head pass (training-mode DETR heads add
-        denoising queries)."""
-        was_training = self.detector.training
-        self.detector.train(False)
-        try:
-            with timed_part(self, 'detector.head', len(samples)):
-                return self.det_adapter.predict_from_feats(
-                    feats, list(samples), rescale=rescale)
-        finally:
-            self.detector.train(was_training)
-
-    def _det_pass(self, feats: Sequence[Tensor], samples: Sequence,
-                  training: bool, want_results: bool, rescale: bool = True):
-        """The detector head's one pass over (possibly fed-back) features.
-
-        Training: the detection loss over the samples with annotated boxes
-        and, if ``want_results``, their detections decoded from the same
-        forward (no-grad copies, denoising queries excluded); samples
-        without annotated boxes take a no-grad, eval-mode pass. Inference:
-        the predictions. Each image goes through the head once.
-
-        Returns:
-            tuple[dict, list[InstanceData] | None]: Losses (empty in
-            inference) and per-image results in batch order.
-        """
-        ensure_loop_info()
-        if not training:
-            with timed_part(self, 'detector.head', len(samples)):
-                return {}, self.det_adapter.predict_from_feats(
-                    feats, list(samples), rescale=rescale)
-        idx = [i for i, s in enumerate(samples) if has_det_ann(s)]
-        rest = [i for i in range(len(samples)) if i not in set(idx)]
-        losses, results = {}, [None] * len(samples)
-        if idx:
-            sub = [samples[i] for i in idx]
-            sub_feats = select_feats(feats, idx, len(samples))
-            with timed_part(self, 'detector.head', len(idx)):
-                if want_results:
-                    losses, res = self.det_adapter.\
-                        loss_and_predict_from_feats(sub_feats, sub,
-                                                    rescale=rescale)
-                    for i, r in zip(idx, res):
-                        results[i] = r
-                else:
-                    losses = self.det_adapter.loss_from_feats(sub_feats, sub)
-        if want_results and rest:
-            res = self._detect(select_feats(feats, rest, len(samples)),
-                               [samples[i] for i in rest], rescale)
-            for i, r in zip(rest, res):
-                results[i] = r
-        return losses, results if want_results else None
-
-    def _detections(self, results: List[InstanceData], samples: Sequence,
-                    training: bool, rescaled: bool) -> List[Detections]:
-        """Normalised detections for box tokens and the prompt (with the
-        scheduled ground truth in training)."""
-        detections = normalise_detections(results, samples, rescaled)
-        if training and self.gt_schedule is not None:
-            detections = gt_detections(samples, detections, self.gt_schedule,
-                                       len(self._classes(samples)))
-        return detections
-
-    def _box_tokens(self, detections: List[Detections],
-                    samples: Sequence) -> dict:
-        names = self._classes(samples)
-        with timed_part(self, 'perception_encoder', len(samples)):
-            return self.perception_encoder(
-                [d.boxes for d in detections], [d.labels for d in detections],
-                [d.scores for d in detections], self._label_embeds(names))
-
-    # ------------------------------------------------------------ forward
-    def _perceive(self, inputs: dict, samples: Sequence, training: bool,
-                  outputs: bool = True,
-                  rescale: bool = True) -> PerceptionState:
-        """One forward of the shared trunk (order in the class docstring).
-
-        Args:
-            training (bool): Loss forward (detection losses, ground-truth
-                schedule) or inference.
-            outputs (bool): Run the head for the predictions even if
-                nothing else needs them (False for ``mode='tensor'``).
-            rescale (bool): Predictions in original-image pixels.
-        """
-        feats = None
-        if self.detector is not None:
-            with timed_part(self, 'detector.extract', len(samples)):
-                feats = tuple(self.det_adapter.extract(inputs['det']))
-        if self.variant == 'detector_only':
-            losses, results = {}, None
-            if training or outputs:
-                losses, results = self._det_pass(
-                    feats, samples, training, not training, rescale)
-            return PerceptionState(feats, feats, results, None, None, None,
-                                   losses)
-        return self._perceive_joint(inputs, samples, feats, training,
-                                    outputs, rescale)
-
-    def _perceive_joint(self, inputs: dict, samples: Sequence,
-                        feats: Optional[Tuple[Tensor, ...]], training: bool,
-                        outputs: bool, rescale: bool) -> PerceptionState:
-        n = len(samples)
-        need_dets = self.use_box_tokens or self.use_perception_prompt
-        fusion_boxes = self.use_box_tokens and \
-            'fusion' in self.perception_encoder.targets
-        with timed_part(self, 'vision_encoder', n):
-            vis = self.vision_encoder(inputs['enc'])
-        losses, results, detections, box_out = {}, None, None, {}
-        head_done = fusion_tokens = fusion_mask = None
-        if fusion_boxes:
-            losses, results, detections, head_done = self._detections_first(
-                feats, samples, training, rescale)
-            box_out = self._box_tokens(detections, samples)
-            fusion_tokens, fusion_mask = box_out['fusion']
-        fusion_inputs = dict(
-            visual_tokens=vis.tokens,
-            num_prefix_tokens=vis.num_prefix,
-            grid=vis.grid,
-            perception_tokens=fusion_tokens,
-            perception_mask=fusion_mask,
-            **self._fusion_feats(inputs, feats, samples))
-        with timed_part(self, 'fusion', n):
-            queries = self.fusion(**fusion_inputs)
-        feats_fb = feats
-        if self.use_feedback:
-            with timed_part(self, 'feedback', n):
-                feats_fb = self.feedback(feats, queries)
-        if feats is not None and not head_done and (
-                training or outputs or need_dets):
-            want = (need_dets and detections is None) or not training
-            losses, results = self._det_pass(feats_fb, samples, training,
-                                             want, rescale)
-            if need_dets and detections is None:
-                detections = self._detections(results, samples, training,
-                                              rescale or training)
-        llm_tokens = None
-        if self.use_box_tokens:
-            if not box_out:
-                box_out = self._box_tokens(detections, samples)
-            if 'llm' in box_out:
-                llm_tokens = self.perception_encoder.split(*box_out['llm'])
-        return PerceptionState(
-            feats, feats_fb, results, detections, queries, llm_tokens,
-            losses, fusion_inputs if self.instruction_tokenizer else None,
-            vis)
-
-    def _detections_first(self, feats, samples, training, rescale):
-        """Detections before the fusion (box tokens into the fusion).
-
-        With feedback, a no-grad pre-pass over the features before feedback
-        (the head's single pass comes later); without, the single pass
-        itself goes first (nothing changes the features).
-
-        Returns:
-            tuple: losses, results, detections, whether the head's pass
-            is done.
-        """
-        if self.use_feedback:
-            pre = self._detect(feats, samples)
-            return {}, None, self._detections(pre, samples, training,
-                                              True), False
-        losses, results = self._det_pass(feats, samples, training, True,
-                                         rescale)
-        return losses, results, self._detections(
-            results, samples, training, rescale or training), True
-
-    def _fusion_feats(self, inputs: dict, feats, samples) -> dict:
-        """The detector features' arguments of the fusion (Eq. 1)."""
-        if not self.use_det_feats_in_fusion:
-            return {}
-        if self.detach_perception:
-            feats = tuple(f.detach() for f in feats)
-        return dict(
-            perception_feats=feats,
-            valid_hw=[tuple(s.metainfo['img_shape'][:2]) for s in samples],
-            pad_hw=tuple(inputs['det'].shape[-2:]))
+def __getattr__(name: str):
+    """``PerceptionPassMixin`` (deprecated): the perception half of the
+    forward pass is now part of :class:`MRMLLM` itself."""
+    if name != 'PerceptionPassMixin':
+        raise AttributeError(f'module {__name__!r} has no attribute '
+                             f'{name!r}')
+    warnings.warn(
+        'PerceptionPassMixin is deprecated and will be removed in the next '
+        'release: the forward pass is in MRMLLM (mmmrmllm/models/mrmllm.py)',
+        DeprecationWarning, stacklevel=2)
+    from .mrmllm import MRMLLM
+    return type('PerceptionPassMixin', (),
+                dict({k: MRMLLM.__dict__[k] for k in _MIXIN_METHODS},
+                     __module__=__name__))
