@@ -24,7 +24,27 @@ def legacy(tmp_path_factory):
     tok = make_tokenizer(str(tmp_path_factory.mktemp('tok')))
     cfg = copy.deepcopy(ckpt['meta']['cfg'])
     cfg['llm']['tokenizer'] = tok
-    return ckpt, cfg
+    return ckpt, grouped(cfg)
+
+
+def grouped(flat: dict) -> dict:
+    """The checkpoint's flat-keyword config in the grouped form."""
+    cfg = {k: v for k, v in flat.items()
+           if k in ('type', 'detector', 'vision_encoder', 'fusion',
+                    'feedback', 'perception_encoder', 'prompt_generator',
+                    'llm')}
+    cfg.update(
+        couplings=dict(box_token_targets=flat['box_token_targets']),
+        detections=dict(gt_schedule=flat['gt_perception'],
+                        class_names=flat['class_names']),
+        mllm=dict(instruction_in_fusion=True, instruction_text='prompt'),
+        losses=dict(det_weight=0.5, lm_weight=2.0, soft_answer_weight=0.3,
+                    region_text_weight=0.2))
+    assert set(flat) - set(cfg) == {
+        'box_token_targets', 'gt_perception', 'class_names',
+        'use_instruction_in_fusion', 'instruction_text', 'lambda_det',
+        'lambda_lm', 'soft_answer_weight', 'region_text_weight'}
+    return cfg
 
 
 def build(cfg: dict):
@@ -55,6 +75,16 @@ def loaded(cfg: dict, ckpt: dict):
 def test_legacy_checkpoint_gives_the_same_outputs(legacy):
     ckpt, cfg = legacy
     model = loaded(cfg, ckpt)
+    assert_same(run(model, ckpt['inputs']), ckpt['outputs'])
+
+
+def test_legacy_checkpoint_through_mmengine(legacy, tmp_path):
+    """As a user loads it: mmengine's ``load_checkpoint``, strict."""
+    from mmengine.runner import load_checkpoint
+    ckpt, cfg = legacy
+    model = build(cfg)
+    load_checkpoint(model, osp.join(DATA, 'legacy_joint_ckpt.pth'),
+                    map_location='cpu', strict=True)
     assert_same(run(model, ckpt['inputs']), ckpt['outputs'])
 
 
