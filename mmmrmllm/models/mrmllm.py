@@ -28,6 +28,7 @@ from .instruction import (
     resolve_instruction,
 )
 from .mrmllm_args import (
+    FLAT_KEYS,
     GROUP_DEFAULTS,
     accepts_flat_keywords,
     resolve_groups,
@@ -140,7 +141,7 @@ class MRMLLM(FrozenStateMixin, BaseModel):
             overrides). Defaults to None.
         init (dict, optional): ``detector_checkpoint=None``,
             ``drop_mask_branch=False`` (an instance-segmentation detector
-            without its mask branch), ``lazy=False`` (load the init-only
+            without its mask branch), ``lazy_load=False`` (load the init-only
             weights only for keys a later checkpoint lacks; set by the
             inference tools). Defaults to None.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
@@ -149,6 +150,10 @@ class MRMLLM(FrozenStateMixin, BaseModel):
     ``pretrained_mllm``, ``lambda_lm``, ...; :data:`FLAT_KEYS`) still work,
     with a deprecation warning naming the new key.
     """
+    # the groups' keys and the previous release's flat keywords (read by
+    # the config check of --cfg-options, mmmrmllm.utils.config)
+    GROUP_DEFAULTS = GROUP_DEFAULTS
+    DEPRECATED_KEYS = tuple(FLAT_KEYS)
 
     @accepts_flat_keywords
     def __init__(self,
@@ -181,7 +186,7 @@ class MRMLLM(FrozenStateMixin, BaseModel):
             init_cfg=init_cfg)
         # where each part's weights came from; init-only ones not loaded
         self._sources, self._deferred, self.lazy_init_weights = \
-            {}, [], ini['lazy']
+            {}, [], ini['lazy_load']
         self.detector = self.det_adapter = None
         if det_cfg is not None:
             self._build_detector(det_cfg, ini['detector_checkpoint'])

@@ -36,7 +36,8 @@ GROUP_DEFAULTS: Dict[str, dict] = dict(
         soft_answer_weight=0.0,
         region_text_weight=0.0,
         region_text=None),
-    init=dict(detector_checkpoint=None, drop_mask_branch=False, lazy=False),
+    init=dict(
+        detector_checkpoint=None, drop_mask_branch=False, lazy_load=False),
 )
 
 # flat keyword of the previous release -> (group, key)
@@ -62,7 +63,7 @@ FLAT_KEYS: Dict[str, Tuple[str, str]] = dict(
     region_text=('losses', 'region_text'),
     detector_checkpoint=('init', 'detector_checkpoint'),
     drop_mask_branch=('init', 'drop_mask_branch'),
-    lazy_init_weights=('init', 'lazy'),
+    lazy_init_weights=('init', 'lazy_load'),
     generation_cfg=('llm', 'generation_cfg'),
 )
 

@@ -83,7 +83,41 @@ def accepted_keys(type_) -> Optional[Set[str]]:
             if not any(p.kind == p.VAR_KEYWORD for p in params):
                 break
     names.discard('self')
+    for obj in objs:  # keywords a class still takes for one release
+        names.update(getattr(obj, 'DEPRECATED_KEYS', ()))
     return names
+
+
+def group_keys(type_, group: str) -> Set[str]:
+    """The keys of a dict argument ``group`` of a config ``type`` that
+    declares its groups (``GROUP_DEFAULTS``, e.g. :class:`MRMLLM`'s
+    ``couplings``); empty otherwise."""
+    from mmmrmllm.registry import MODELS
+    obj = type_
+    if isinstance(type_, str):
+        try:
+            obj = MODELS.get(type_)
+        except Exception:  # a scope that is not installed, ...
+            obj = None
+    return set(getattr(obj, 'GROUP_DEFAULTS', {}).get(group, ()))
+
+
+def _argument_key(parents: list, parts: list, i: int) -> bool:
+    """Whether ``parts[i:]``, absent from the config below the typed node
+    ``parents[-1]`` (or below its group ``parts[i - 1]``), is an argument
+    of that node's class: the last part, or a group and one of its
+    keys."""
+    node = parents[-1]
+    if not (isinstance(node, dict) and 'type' in node):
+        if len(parents) > 1 and i == len(parts) - 1:
+            up = parents[-2]
+            return isinstance(up, dict) and 'type' in up and \
+                parts[i] in group_keys(up['type'], parts[i - 1])
+        return False
+    if i == len(parts) - 1:
+        return parts[i] in (accepted_keys(node['type']) or ())
+    return i == len(parts) - 2 and \
+        parts[i + 1] in group_keys(node['type'], parts[i])
 
 
 def check_config(cfg: Config, options: dict) -> None:
@@ -96,7 +130,9 @@ def check_config(cfg: Config, options: dict) -> None:
     path and an argument of the parent's registered ``type`` (e.g.
     ``test_dataloader.dataset.skip_invalid=True`` for a dataset that
     takes ``skip_invalid``, ``model.detector_checkpoint=...``), its base
-    classes included where ``**kwargs`` passes arguments on. Keys are
+    classes included where ``**kwargs`` passes arguments on; so are a
+    group argument's keys (``model.couplings.feedback=False``,
+    :func:`group_keys`) and a class's ``DEPRECATED_KEYS``. Keys are
     dotted paths; list indices are numbers (``a.0.b``).
 
     Args:
@@ -108,7 +144,7 @@ def check_config(cfg: Config, options: dict) -> None:
     """
     for key in options:
         node = getattr(cfg, '_cfg_dict', cfg)
-        walked = []
+        walked, parents = [], [node]
         parts = key.split('.')
         for i, part in enumerate(parts):
             if isinstance(node, (list, tuple)) and part.isdigit() \
@@ -117,11 +153,8 @@ def check_config(cfg: Config, options: dict) -> None:
             elif isinstance(node, dict) and part in node:
                 node = node[part]
             else:
-                if i == len(parts) - 1 and isinstance(node, dict) and \
-                        'type' in node:
-                    accepted = accepted_keys(node['type'])
-                    if accepted and part in accepted:
-                        break
+                if _argument_key(parents, parts, i):
+                    break
                 where = '.'.join(walked) or 'the config'
                 known = sorted(node.keys()) if isinstance(node, dict) else []
                 hint = f'; keys there: {", ".join(known)}' if known else ''
@@ -131,11 +164,13 @@ def check_config(cfg: Config, options: dict) -> None:
                 raise ConfigError(f'unknown config key {key!r}: no {part!r} '
                                   f'in {where}{hint}')
             walked.append(part)
+            parents.append(node)
 
 
 def for_inference(cfg: Config) -> Config:
     """Build ``cfg.model`` for inference from a checkpoint: models that
-    take ``lazy_init_weights`` (:class:`MRMLLM`) then load their
+    take ``init.lazy_load`` (:class:`MRMLLM`; ``lazy_init_weights`` in a flat
+    config of the previous release) then load their
     initialisation-only weights (``detector_checkpoint``, a pretrained
     directory's weights) only for the frozen keys a checkpoint lacks, so
     that a checkpoint holding every weight needs no other file.
@@ -147,7 +182,11 @@ def for_inference(cfg: Config) -> Config:
         Config: ``cfg``.
     """
     model = cfg.get('model')
-    if isinstance(model, dict) and 'lazy_init_weights' in (
-            accepted_keys(model.get('type')) or ()):
+    if not isinstance(model, dict):
+        return cfg
+    if 'lazy_load' in group_keys(model.get('type'), 'init') and \
+            'lazy_init_weights' not in model:
+        model['init'] = dict(model.get('init') or {}, lazy_load=True)
+    elif 'lazy_init_weights' in (accepted_keys(model.get('type')) or ()):
         model['lazy_init_weights'] = True
     return cfg

@@ -1,5 +1,5 @@
 """Inference from a checkpoint loads initialisation-only weights only for
-the frozen keys the checkpoint lacks (``MRMLLM(lazy_init_weights=True)``,
+the frozen keys the checkpoint lacks (``MRMLLM(init=dict(lazy_load=True))``,
 set by :func:`mmmrmllm.utils.config.for_inference`)."""
 import os
 
@@ -44,7 +44,7 @@ def detector_file(tmp_path, frozen_stages=1):
 
 def trained_checkpoint(det, frozen_stages=1):
     """What training from ``det`` saves: frozen keys left out."""
-    model = build(frozen_stages, detector_checkpoint=det)
+    model = build(frozen_stages, init=dict(detector_checkpoint=det))
     with torch.no_grad():
         model.detector.bbox_head.cls_branches[0].bias.fill_(3.0)
     return model.state_dict()
@@ -54,7 +54,7 @@ def test_frozen_keys_come_from_the_detector_checkpoint(tmp_path):
     det, src = detector_file(tmp_path)
     ckpt = trained_checkpoint(det)
     assert STEM not in ckpt  # frozen stem: kept out of checkpoints
-    model = build(detector_checkpoint=det, lazy_init_weights=True)
+    model = build(init=dict(detector_checkpoint=det, lazy_load=True))
     # nothing loaded at build time
     assert not torch.equal(params(model)[STEM], src[STEM])
     model.load_state_dict(ckpt, strict=False)
@@ -69,14 +69,14 @@ def test_missing_detector_checkpoint_is_named_when_needed(tmp_path):
     det, _ = detector_file(tmp_path)
     ckpt = trained_checkpoint(det)
     os.remove(det)
-    model = build(detector_checkpoint=det, lazy_init_weights=True)
+    model = build(init=dict(detector_checkpoint=det, lazy_load=True))
     with pytest.raises(FileNotFoundError,
                        match=r'model\.detector_checkpoint .*det\.pth.* '
                        r'frozen keys of detector'):
         model.load_state_dict(ckpt, strict=False)
     # at training time the missing file fails at once
     with pytest.raises(FileNotFoundError):
-        build(detector_checkpoint=det)
+        build(init=dict(detector_checkpoint=det))
 
 
 def test_checkpoint_with_every_weight_needs_no_other_file(tmp_path):
@@ -84,14 +84,29 @@ def test_checkpoint_with_every_weight_needs_no_other_file(tmp_path):
     ckpt = trained_checkpoint(det, frozen_stages=-1)
     assert STEM in ckpt
     os.remove(det)
-    model = build(-1, detector_checkpoint=det, lazy_init_weights=True)
+    model = build(-1, init=dict(detector_checkpoint=det, lazy_load=True))
     model.load_state_dict(ckpt, strict=True)
     for key, val in model.state_dict().items():
         assert torch.equal(val, ckpt[key]), key
 
 
 def test_for_inference_sets_the_switch_of_models_that_take_it():
-    cfg = Config(dict(model=mrmllm_cfg()))
-    assert for_inference(cfg).model.lazy_init_weights is True
+    cfg = Config(dict(model=mrmllm_cfg(init=dict(detector_checkpoint='d'))))
+    assert for_inference(cfg).model.init.lazy_load is True
+    assert cfg.model.init.detector_checkpoint == 'd'
     other = Config(dict(model=dict(type='mmdet.RetinaNet')))
     assert 'lazy_init_weights' not in for_inference(other).model
+    assert 'init' not in other.model
+
+
+def test_for_inference_makes_a_flat_config_lazy_too(tmp_path):
+    """A config of the previous release (flat keywords) still builds lazy
+    (the checkpoint is not loaded at build time)."""
+    det, src = detector_file(tmp_path)
+    cfg = mrmllm_cfg(variant='detector_only', detector_checkpoint=det)
+    cfg['detector']['backbone']['frozen_stages'] = 1
+    cfg['detector']['backbone']['norm_cfg']['requires_grad'] = False
+    with pytest.warns(DeprecationWarning, match='init.detector_checkpoint'):
+        model = MODELS.build(for_inference(Config(dict(model=cfg))).model)
+    assert model.lazy_init_weights is True
+    assert not torch.equal(params(model)[STEM], src[STEM])

@@ -51,7 +51,7 @@ GROUPED = dict(
     losses=dict(det_weight=0.5, lm_weight=2.0, soft_answer_weight=0.1,
                 region_text_weight=0.2, region_text=dict(embed_dims=16)),
     init=dict(detector_checkpoint=None, drop_mask_branch=False,
-              lazy=False))
+              lazy_load=False))
 
 
 @pytest.fixture(scope='module')

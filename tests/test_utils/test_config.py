@@ -37,6 +37,23 @@ def test_arguments_of_the_configured_class_are_accepted():
             check_config(cfg, {key: 1})
 
 
+def test_group_keys_and_deprecated_keywords_are_accepted():
+    """MRMLLM's group arguments take their keys whether or not the config
+    spells the group; the previous release's flat keywords still pass."""
+    cfg = Config(dict(model=dict(type='MRMLLM', couplings=dict(
+        feedback=True))))
+    check_config(cfg, {'model.couplings.box_tokens': False,  # group there
+                       'model.mllm.pretrained': 'dir',       # group absent
+                       'model.pretrained_mllm': 'dir',       # deprecated
+                       'model.use_feedback': False})
+    for key, part in (('model.couplings.feedbak', 'feedbak'),
+                      ('model.mllm.pretrained_dir', 'mllm'),
+                      ('model.mllm.pretrained.x', 'mllm'),
+                      ('model.couplingz.feedback', 'couplingz')):
+        with pytest.raises(ConfigError, match=f"no '{part}'"):
+            check_config(cfg, {key: 1})
+
+
 def test_custom_imports_are_honoured_in_pure_python_configs(
         tmp_path, monkeypatch):
     """MMEngine ignores custom_imports in a read_base()-style config; the
