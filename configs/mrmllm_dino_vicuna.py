@@ -8,7 +8,7 @@
 #
 # This file is stage 2, mutual reinforcement (joint fine-tuning): the
 # detector trains too and the LM loss reaches it through the shared queries
-# (detach_perception=False); the vision tower and the LLM stay frozen.
+# (couplings.detach_det_feats=False); the vision tower and the LLM stay frozen.
 # The other stages are small configs deriving from this one (train them
 # the same way):
 #   stage 1, alignment: detector, vision tower and LLM frozen; the fusion,
@@ -74,16 +74,16 @@ vicuna_7b = dict(
     bos_token_id=1,
     eos_token_id=2)
 
-model.update(
-    detector=detector,
-    detector_checkpoint=dino_checkpoint,
-    pretrained_mllm=instructblip_dir,
-    # InstructBLIP's input (docs/model.md, "InstructBLIP layout"): the
-    # Q-Former reads the whole prompt text the LLM reads, tokenised by the
-    # directory's own BERT tokenizer (instruction_tokenizer=None:
-    # <instructblip_dir>/qformer_tokenizer). pretrained_mllm implies these;
-    # they are spelled out so that the stages keep them without it.
-    use_instruction_in_fusion=True,
+model.detector = detector
+model.init.detector_checkpoint = dino_checkpoint
+# InstructBLIP's input (docs/model.md, "InstructBLIP layout"): the Q-Former
+# reads the whole prompt text the LLM reads, tokenised by the directory's
+# own BERT tokenizer (instruction_tokenizer=None:
+# <instructblip_dir>/qformer_tokenizer). mllm.pretrained implies these; they
+# are spelled out so that the stages keep them without it.
+model.mllm.update(
+    pretrained=instructblip_dir,
+    instruction_in_fusion=True,
     instruction_text='prompt')
 # InstructBLIP's image processor: OpenAI CLIP's mean/std, unrounded
 model.data_preprocessor.enc.update(

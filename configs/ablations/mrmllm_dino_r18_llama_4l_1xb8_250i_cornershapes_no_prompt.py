@@ -4,4 +4,4 @@ from mmengine.config import read_base
 with read_base():
     from ..mrmllm.mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes import *  # noqa: E501,F401,F403
 
-model.update(use_perception_prompt=False)  # noqa: F405
+model.couplings.perception_prompt = False  # noqa: F405

@@ -6,7 +6,8 @@ with read_base():
     from ..mrmllm.mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes import *  # noqa: F401,F403,E501
 
 # from the detector stage alone: no MLLM to load
-model.update(variant='detector_only', pretrained_mllm=None)  # noqa: F405
+model.variant = 'detector_only'  # noqa: F405
+model.mllm.pretrained = None  # noqa: F405
 
 # no LLM: the box metrics only (the VQA metric needs answers)
 val_evaluator.metrics = val_evaluator.metrics[:2]  # noqa: F405

@@ -1,7 +1,7 @@
 # Baseline: the MLLM alone, InstructBLIP fine-tuned - what a user would pick
 # instead of MR-MLLM: the MLLM stage's InstructBLIP directory (vision
 # tower, Q-Former, projection and Llama, loaded through
-# `model.pretrained_mllm` as in the joint config) fine-tuned on the joint
+# `model.mllm.pretrained` as in the joint config) fine-tuned on the joint
 # stage's data for the same iterations; no detector, no perception tokens
 # or prompt; detection-only images contribute nothing.
 from mmengine.config import read_base

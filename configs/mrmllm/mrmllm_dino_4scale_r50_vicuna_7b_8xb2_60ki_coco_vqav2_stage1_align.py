@@ -9,5 +9,5 @@ from mmengine.config import read_base
 with read_base():
     from ..mrmllm_dino_vicuna import *  # noqa: F401,F403
 
-model.detach_perception = True  # noqa: F405
+model.couplings.detach_det_feats = True  # noqa: F405
 optim_wrapper.paramwise_cfg.custom_keys.detector.lr_mult = 0.0  # noqa: F405

@@ -5,7 +5,7 @@
 # stage and a small InstructBLIP from the MLLM pre-training stage (a
 # standard Hugging Face InstructBLIP directory: vision tower, Q-Former,
 # projection, the 4-layer Llama and its tokenizer), loaded through
-# `model.pretrained_mllm` as configs/mrmllm_dino_vicuna.py loads
+# `model.mllm.pretrained` as configs/mrmllm_dino_vicuna.py loads
 # instructblip-vicuna-7b. CornerShapes on a CPU, 1 process x 8 images, 250
 # iterations. Build the inputs first (`make demo` does it and caches them):
 #   python tools/train.py \
@@ -27,12 +27,12 @@ with read_base():
     from .._base_.schedules.schedule_tiny import *  # noqa: F401,F403
 
 # the dataset's classes
-model.class_names = class_names  # noqa: F405
+model.detections.class_names = class_names  # noqa: F405
 model.detector.bbox_head.num_classes = num_classes  # noqa: F405
 # the pre-training stages' outputs (work_dirs/<stage config's name>)
-model.detector_checkpoint = (
+model.init.detector_checkpoint = (
     'work_dirs/dino_r18_1xb8_250i_cornershapes_det/iter_250.pth')
-model.pretrained_mllm = (
+model.mllm.pretrained = (
     'work_dirs/instructblip_llama_4l_1xb32_2000i_cornershapes_vl/'
     'hf_instructblip')
 # the MLLM stage's vision tower (an InstructBLIP one, the same sizes; the
@@ -54,13 +54,12 @@ model.llm.update(
 # its LLM reads ('Question: ... Answer:', as InstructBlipProcessor does),
 # so the joint stage does too, without the detections' text (InstructBLIP
 # would give the whole prompt, which here would carry it)
-model.use_instruction_in_fusion = True
-model.instruction_text = 'template'
+model.mllm.update(instruction_in_fusion=True, instruction_text='template')
 model.prompt_generator = prompt_generator
 # det_train images carry boxes and questions: early on, half of them show a
 # corrupted copy of their ground truth to the LLM instead of the
 # detections, fading out over the first half of training
-model.gt_perception = dict(
+model.detections.gt_schedule = dict(
     prob_start=0.5, prob_end=0.0, decay_iters=200,
     corrupt=dict(drop=0.1, add=0.1, jitter=0.05))
 

@@ -12,9 +12,9 @@ smollm2_dir = 'checkpoints/smollm2-135m-instruct'
 # vision tower and Q-Former start from scratch here (for a pre-trained one,
 # run the MLLM stage, configs/pretrain/instructblip_llama_4l_*, with
 # `model.llm.name_or_path` set to this directory first).
-model.pretrained_mllm = None  # noqa: F405
+model.mllm.pretrained = None  # noqa: F405
 # SmolLM2's vocabulary does not fit the tiny Q-Former's instruction table
-model.use_instruction_in_fusion = False  # noqa: F405
+model.mllm.instruction_in_fusion = False  # noqa: F405
 model.llm.update(  # noqa: F405
     name_or_path=smollm2_dir,
     token_layout='template',

@@ -18,5 +18,5 @@ bert_dir = 'checkpoints/bert-base-uncased'
 model.detector = dict(  # noqa: F405
     grounding_dino,
     language_model=dict(grounding_dino['language_model'], name=bert_dir))
-model.detector_checkpoint = (  # noqa: F405
+model.init.detector_checkpoint = (  # noqa: F405
     'checkpoints/grounding_dino_swin-t_coco.pth')

@@ -2,7 +2,8 @@
 # for a COCO-pretrained DINO. The tiny DINO (ResNet-18, from scratch) learns
 # from det_train's boxes alone (common looks), 1 process x 8 images, 250
 # iterations; its checkpoint enters the joint stage through
-# `model.detector_checkpoint`, the path that loads an mmdet zoo checkpoint.
+# `model.init.detector_checkpoint`, the path that loads an mmdet zoo
+# checkpoint.
 from mmengine.config import read_base
 from mmengine.dataset import DefaultSampler
 
@@ -13,7 +14,8 @@ with read_base():
     from .._base_.schedules.schedule_tiny import *  # noqa: F401,F403
 
 # the dataset's classes
-model.update(variant='detector_only', class_names=class_names)  # noqa: F405
+model.variant = 'detector_only'  # noqa: F405
+model.detections.class_names = class_names  # noqa: F405
 model.detector.bbox_head.num_classes = num_classes  # noqa: F405
 train_dataloader.sampler = dict(type=DefaultSampler, shuffle=True)  # noqa: F405,E501
 train_dataloader.dataset = det_train  # noqa: F405

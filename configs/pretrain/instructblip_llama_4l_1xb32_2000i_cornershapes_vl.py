@@ -67,11 +67,10 @@ batch_size = 32
 
 # the MLLM half of the main job's tiny model, with an InstructBLIP vision
 # tower so that its weights have a place in an InstructBLIP directory
-model.update(
-    variant='mllm_only',
-    detector=None,
-    class_names=class_names,
-    use_instruction_in_fusion=True,
+model.update(variant='mllm_only', detector=None)
+model.detections.class_names = class_names
+model.mllm.update(
+    instruction_in_fusion=True,
     # InstructBLIP's layout: the Q-Former reads the text the LLM reads
     # ('Question: ... Answer:'), the one text InstructBlipProcessor gives
     # both, so the exported directory answers when called the standard
@@ -80,7 +79,8 @@ model.update(
     instruction_text='template',
     # the benchmark's tokenizer is the Q-Former's too (its
     # qformer_tokenizer in the exported directory)
-    instruction_tokenizer=data_root + 'tokenizer',
+    instruction_tokenizer=data_root + 'tokenizer')
+model.losses.update(
     # the LLM's output head reads each answer's first token from the soft
     # tokens: the visual path's own target (mmmrmllm/models/soft_answer.py;
     # without it its gradient fades once the LLM trains, docs/main_job.md)

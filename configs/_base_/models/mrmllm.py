@@ -34,10 +34,29 @@ model = dict(
     perception_encoder=dict(type=PerceptionEncoder),
     prompt_generator=dict(type=PerceptionPromptGenerator),
     llm=dict(type=LLMHead),
-    lambda_det=1.0,
-    lambda_lm=1.0,
-    use_det_feats_in_fusion=True,
-    use_feedback=True,
-    use_box_tokens=True,
-    use_perception_prompt=True,
-    detach_perception=False)
+    # the mechanisms' switches (the ablations turn them off one at a time)
+    couplings=dict(
+        det_feats_in_fusion=True,
+        feedback=True,
+        box_tokens=True,
+        box_token_targets=('llm', ),
+        perception_prompt=True,
+        detach_det_feats=False),
+    # what the box tokens and the prompt read: the detector's predictions
+    detections=dict(
+        source='pred', gt_noise=0.05, gt_schedule=None, class_names=None),
+    # an InstructBLIP / BLIP-2 directory and how its Q-Former reads the
+    # instruction (None: InstructBLIP's way with a directory, off without)
+    mllm=dict(
+        pretrained=None,
+        instruction_in_fusion=None,
+        instruction_tokenizer=None,
+        instruction_text=None),
+    losses=dict(
+        det_weight=1.0,
+        lm_weight=1.0,
+        soft_answer_weight=0.0,
+        region_text_weight=0.0,
+        region_text=None),
+    init=dict(
+        detector_checkpoint=None, drop_mask_branch=False, lazy_load=False))

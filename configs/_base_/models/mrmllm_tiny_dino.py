@@ -3,7 +3,8 @@
 # Q-Former + a 2-layer Llama with the built-in byte tokenizer, all from
 # scratch (no weights needed). Images: detector view ~128 px, encoder 64 px.
 # The detector's classes are the dataset's: the config that picks the
-# dataset sets `detector.bbox_head.num_classes` and `model.class_names`
+# dataset sets `detector.bbox_head.num_classes` and
+# `model.detections.class_names`
 # (configs/mrmllm/mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py).
 from mmengine.config import read_base
 

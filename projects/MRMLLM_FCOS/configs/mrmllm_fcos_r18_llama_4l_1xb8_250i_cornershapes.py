@@ -58,8 +58,8 @@ model.detector = dict(  # noqa: F405
         nms=dict(type=nms, iou_threshold=0.5),
         max_per_img=100))
 # the main job's pretrained DINO does not fit FCOS: FCOS trains from scratch
-# here (set model.detector_checkpoint to an mmdet FCOS checkpoint to start
-# from one)
-model.detector_checkpoint = None  # noqa: F405
+# here (set model.init.detector_checkpoint to an mmdet FCOS checkpoint to
+# start from one)
+model.init.detector_checkpoint = None  # noqa: F405
 # FCOS keeps its feature levels (4 here) for the feedback path
 model.feedback.update(num_levels=4)  # noqa: F405

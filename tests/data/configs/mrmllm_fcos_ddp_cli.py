@@ -108,4 +108,4 @@ default_hooks.checkpoint.interval = 1  # noqa: F405
 val_cfg = val_dataloader = val_evaluator = None
 # DDP must equal one process: no per-sample random choice of ground truth
 # over detections (each rank would draw its own)
-model.gt_perception = None  # noqa: F405
+model.detections.gt_schedule = None  # noqa: F405

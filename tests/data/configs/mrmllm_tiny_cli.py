@@ -64,8 +64,8 @@ model.perception_encoder.embed_dims = 64  # noqa: F405
 # no pre-training stages here: the detector, the MLLM's vision tower and
 # Q-Former and a 1-layer Llama (with the tokenizer generated next to the
 # data, also the Q-Former's instruction tokenizer) start from scratch
-model.detector_checkpoint = None  # noqa: F405
-model.pretrained_mllm = None  # noqa: F405
+model.init.detector_checkpoint = None  # noqa: F405
+model.mllm.pretrained = None  # noqa: F405
 model.llm = dict(  # noqa: F405
     type=LLMHead,
     model_cfg=dict(
