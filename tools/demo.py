@@ -496,10 +496,11 @@ def joint_config(config: str, data_root: str, work_dir: str, det_ckpt,
     set_data_root(cfg, data_root)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
+    from mmmrmllm.models.mrmllm_args import set_model_arg
     if det_ckpt is not None and cfg.model.get('variant') != 'mllm_only':
-        cfg.model.detector_checkpoint = det_ckpt
+        set_model_arg(cfg.model, 'init.detector_checkpoint', det_ckpt)
     if cfg.model.get('variant') != 'detector_only':
-        cfg.model.pretrained_mllm = mllm_dir
+        set_model_arg(cfg.model, 'mllm.pretrained', mllm_dir)
     cfg.val_dataloader.dataset = cfg.val_dataset
     cfg.test_dataloader.dataset = cfg.val_dataset
     cfg.val_evaluator = cfg.test_evaluator = cfg.val_evaluator
@@ -523,6 +524,7 @@ def export_for_inference(cfg: Config, work_dir: str) -> dict:
     Returns:
         dict: ``config`` and ``checkpoint`` paths.
     """
+    from mmmrmllm.models.mrmllm_args import model_arg, set_model_arg
     from mmmrmllm.registry import MODELS
     from mmmrmllm.utils.checkpoint import load_matching_checkpoint
     from mmmrmllm.utils.config import for_inference
@@ -530,20 +532,20 @@ def export_for_inference(cfg: Config, work_dir: str) -> dict:
     path = osp.join(work_dir, 'config.py')
     out = copy.deepcopy(cfg)
     out.work_dir, out.load_from, out.resume = work_dir, None, False
-    src = dict(mllm=cfg.model.get('pretrained_mllm'),
-               det=cfg.model.get('detector_checkpoint'))
+    src = dict(mllm=model_arg(cfg.model, 'mllm.pretrained'),
+               det=model_arg(cfg.model, 'init.detector_checkpoint'))
     for weights in (False, True):
         if src['mllm']:
             dst = osp.join(work_dir, 'pretrained_mllm')
             shutil.rmtree(dst, ignore_errors=True)
             shutil.copytree(src['mllm'], dst, ignore=None if weights else
                             shutil.ignore_patterns(*WEIGHT_FILES))
-            out.model.pretrained_mllm = dst
-        out.model.detector_checkpoint = None
+            set_model_arg(out.model, 'mllm.pretrained', dst)
+        set_model_arg(out.model, 'init.detector_checkpoint', None)
         if weights and src['det']:
-            out.model.detector_checkpoint = osp.join(work_dir,
-                                                     'detector.pth')
-            shutil.copyfile(src['det'], out.model.detector_checkpoint)
+            det = osp.join(work_dir, 'detector.pth')
+            set_model_arg(out.model, 'init.detector_checkpoint', det)
+            shutil.copyfile(src['det'], det)
         out.dump(path)
         try:
             model = MODELS.build(for_inference(Config.fromfile(path)).model)

@@ -12,7 +12,8 @@ from typing import Callable, Dict, Optional, Tuple
 from mmengine.logging import print_log
 
 __all__ = ['GROUP_DEFAULTS', 'FLAT_KEYS', 'accepts_flat_keywords',
-           'map_flat_keywords', 'resolve_groups']
+           'map_flat_keywords', 'resolve_groups', 'model_arg',
+           'set_model_arg']
 
 # every key of each group, with its default
 GROUP_DEFAULTS: Dict[str, dict] = dict(
@@ -67,6 +68,8 @@ FLAT_KEYS: Dict[str, Tuple[str, str]] = dict(
     generation_cfg=('llm', 'generation_cfg'),
 )
 
+# (group, key) -> the flat keyword it replaces
+_FLAT_NAME = {v: k for k, v in FLAT_KEYS.items()}
 _logged = set()
 
 
@@ -135,3 +138,30 @@ def resolve_groups(**groups: Optional[dict]) -> Dict[str, dict]:
                     f'its keys: {", ".join(defaults)}')
         out[name] = dict(defaults, **given)
     return out
+
+
+def model_arg(model: dict, key: str, default=None):
+    """The grouped argument ``key`` (``'init.detector_checkpoint'``) of an
+    MRMLLM config, or its flat keyword's value if the config has that (a
+    config of the previous release; it wins when the model is built).
+
+    Args:
+        model (dict): An MRMLLM config.
+        key (str): ``'group.key'``.
+        default: When neither is set.
+    """
+    group, sub = key.split('.')
+    flat = _FLAT_NAME.get((group, sub))
+    if flat is not None and flat in model:
+        return model[flat]
+    return (model.get(group) or {}).get(sub, default)
+
+
+def set_model_arg(model: dict, key: str, value) -> None:
+    """Set the grouped argument ``key`` (``'mllm.pretrained'``) of an
+    MRMLLM config in place, dropping its flat keyword (which would win)."""
+    group, sub = key.split('.')
+    model.pop(_FLAT_NAME.get((group, sub)), None)
+    if model.get(group) is None:
+        model[group] = {}
+    model[group][sub] = value

@@ -78,7 +78,7 @@ def hf_mllm(hf_llm, tmp_path_factory):
     from mmmrmllm.models import save_instructblip
     cfg = cfg_of('pretrain/' + VL)
     cfg.model.llm.name_or_path = hf_llm
-    cfg.model.instruction_tokenizer = hf_llm
+    cfg.model.mllm.instruction_tokenizer = hf_llm
     model = MODELS.build(cfg.model)
     path = str(tmp_path_factory.mktemp('hf_instructblip'))
     save_instructblip(model, path)
@@ -87,15 +87,16 @@ def hf_mllm(hf_llm, tmp_path_factory):
 
 def use_test_weights(model_cfg, hf_llm, hf_mllm=None):
     """Swap the stage outputs a config names for test stand-ins."""
-    if model_cfg.get('pretrained_mllm'):
-        assert model_cfg.pretrained_mllm.endswith('/hf_instructblip')
-        model_cfg.pretrained_mllm = hf_mllm
+    if model_cfg.mllm.get('pretrained'):
+        assert model_cfg.mllm.pretrained.endswith('/hf_instructblip')
+        model_cfg.mllm.pretrained = hf_mllm
     elif model_cfg.get('llm') and model_cfg.llm.get('name_or_path'):
         assert model_cfg.llm.name_or_path.endswith('/hf_model')
         model_cfg.llm.name_or_path = hf_llm
-    if model_cfg.get('detector_checkpoint'):
-        assert model_cfg.detector_checkpoint.startswith('work_dirs/dino_r18')
-        model_cfg.detector_checkpoint = None
+    if model_cfg.init.get('detector_checkpoint'):
+        assert model_cfg.init.detector_checkpoint.startswith(
+            'work_dirs/dino_r18')
+        model_cfg.init.detector_checkpoint = None
 
 
 @pytest.mark.parametrize('rel,check', ABLATIONS, ids=[a[0] for a in ABLATIONS])
@@ -120,12 +121,12 @@ def test_main_job_configs_chain_the_stages():
     det = cfg_of('pretrain/dino_r18_1xb8_250i_cornershapes_det.py')
     lm = cfg_of('pretrain/llama_4l_1xb12_2500i_cornershapes_text.py')
     vl = cfg_of('pretrain/' + VL)
-    assert joint.model.detector_checkpoint == (
+    assert joint.model.init.detector_checkpoint == (
         'work_dirs/dino_r18_1xb8_250i_cornershapes_det/'
         f'iter_{det.train_cfg.max_iters}.pth')
     assert vl.model.llm.name_or_path == (
         'work_dirs/llama_4l_1xb12_2500i_cornershapes_text/hf_model')
-    assert joint.model.pretrained_mllm == (
+    assert joint.model.mllm.pretrained == (
         f'work_dirs/{VL[:-3]}/hf_instructblip')
     # the joint LLM is the MLLM stage's, read from its directory
     assert joint.model.llm.name_or_path is None
@@ -181,13 +182,13 @@ def test_classes_come_from_the_dataset_package(path):
     detector head's size."""
     from mmmrmllm.datasets.cornershapes import CLASSES
     model = Config.fromfile(osp.join(ROOT, path)).model
-    assert model.class_names == list(CLASSES)
+    assert model.detections.class_names == list(CLASSES)
     assert model.detector.bbox_head.num_classes == len(CLASSES)
 
 
 def test_smollm2_config_names_missing_weights():
     cfg = cfg_of(f'mrmllm/{SMOLLM2}.py')
-    cfg.model.detector_checkpoint = None  # the detector stage's output
+    cfg.model.init.detector_checkpoint = None  # the detector stage's output
     cfg.model.llm.name_or_path = 'checkpoints/not-exported-yet'
     with pytest.raises(FileNotFoundError, match='not-exported-yet'):
         MODELS.build(cfg.model)
@@ -203,7 +204,7 @@ def test_smollm2_export_and_config(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     cfg = cfg_of(f'mrmllm/{SMOLLM2}.py')
     cfg.model.llm.name_or_path = out
-    cfg.model.detector_checkpoint = None  # the detector stage's output
+    cfg.model.init.detector_checkpoint = None  # the detector stage's output
     model = MODELS.build(cfg.model)
     assert model.llm.hidden_size == 576
     assert sum(p.numel() for p in model.llm.parameters()) > 130e6
@@ -216,7 +217,7 @@ def test_project_swaps_in_fcos(hf_llm, hf_mllm):
         osp.join(ROOT, 'projects', 'MRMLLM_FCOS', 'configs',
                  'mrmllm_fcos_r18_llama_4l_1xb8_250i_cornershapes.py'))
     # a DINO checkpoint does not fit FCOS
-    assert cfg.model.detector_checkpoint is None
+    assert cfg.model.init.detector_checkpoint is None
     use_test_weights(cfg.model, hf_llm, hf_mllm)
     assert cfg.model.detector.type.__name__ == 'FCOS'
     assert 'num_queries' not in cfg.model.detector

@@ -23,16 +23,19 @@ def count(module):
     return sum(p.numel() for p in module.parameters())
 
 
-def paper_model_cfg(**overrides):
-    cfg = Config.fromfile(PAPER)
-    model = cfg.model
-    model.update(overrides)
+def paper_model_cfg(**groups):
+    """The paper config's model, ``group=dict(key=value)`` merged into
+    its groups."""
+    model = Config.fromfile(PAPER).model
+    for group, values in groups.items():
+        model[group].update(values)
     return model
 
 
 def test_paper_scale_parameter_counts():
     # no weights: the architecture only (tokenizer: the built-in byte one)
-    model_cfg = paper_model_cfg(detector_checkpoint=None, pretrained_mllm=None)
+    model_cfg = paper_model_cfg(init=dict(detector_checkpoint=None),
+                                mllm=dict(pretrained=None))
     model_cfg.llm.tokenizer = 'byte'
     with torch.device('meta'):
         model = MODELS.build(model_cfg)
@@ -64,14 +67,14 @@ def test_paper_scale_parameter_counts():
 def test_paper_configs_read_their_input_as_instructblip(path):
     """Every stage: visual tokens first, then BOS + the prompt; the whole
     prompt into the Q-Former (through <dir>/qformer_tokenizer, the
-    default with pretrained_mllm); InstructBLIP's short-answer decoding
+    default with mllm.pretrained); InstructBLIP's short-answer decoding
     (docs/model.md, "InstructBLIP layout")."""
     model = Config.fromfile(path).model
-    assert model.pretrained_mllm == 'checkpoints/instructblip-vicuna-7b'
+    assert model.mllm.pretrained == 'checkpoints/instructblip-vicuna-7b'
     assert model.llm.token_layout == 'visual_first'
-    assert model.use_instruction_in_fusion is True
-    assert model.instruction_text == 'prompt'
-    assert model.get('instruction_tokenizer') is None
+    assert model.mllm.instruction_in_fusion is True
+    assert model.mllm.instruction_text == 'prompt'
+    assert model.mllm.get('instruction_tokenizer') is None
     assert model.llm.generation_cfg == dict(
         do_sample=False, num_beams=5, max_new_tokens=10, min_new_tokens=1,
         length_penalty=-1.0, repetition_penalty=1.5)
@@ -82,7 +85,8 @@ def test_paper_configs_read_their_input_as_instructblip(path):
 def test_stage_configs_change_only_their_switches():
     def switches(path):
         cfg = Config.fromfile(path)
-        return (cfg.model.detach_perception, cfg.model.llm.train_mode,
+        return (cfg.model.couplings.detach_det_feats,
+                cfg.model.llm.train_mode,
                 cfg.optim_wrapper.paramwise_cfg.custom_keys.detector.lr_mult)
 
     # stage 2 (the entry point): the detector trains and the LM loss
@@ -92,7 +96,7 @@ def test_stage_configs_change_only_their_switches():
     assert switches(STAGE1) == (True, 'frozen', 0.0)
     assert switches(STAGE2_LORA) == (False, 'lora', 0.1)
     stage2, stage1 = Config.fromfile(PAPER), Config.fromfile(STAGE1)
-    stage1.model.detach_perception = False
+    stage1.model.couplings.detach_det_feats = False
     stage1.optim_wrapper.paramwise_cfg.custom_keys.detector.lr_mult = 0.1
     assert stage1.model == stage2.model
     assert stage1.optim_wrapper == stage2.optim_wrapper
@@ -100,12 +104,14 @@ def test_stage_configs_change_only_their_switches():
 
 def test_missing_weight_locations_are_named(tmp_path):
     missing = str(tmp_path / 'no-such-instructblip')
-    cfg = paper_model_cfg(detector_checkpoint=None, pretrained_mllm=None)
+    cfg = paper_model_cfg(init=dict(detector_checkpoint=None),
+                          mllm=dict(pretrained=None))
     cfg.llm.tokenizer = missing
     with torch.device('meta'), pytest.raises(FileNotFoundError,
                                              match='no-such-instructblip'):
         MODELS.build(cfg)
-    cfg = paper_model_cfg(detector_checkpoint=str(tmp_path / 'dino.pth'))
+    cfg = paper_model_cfg(
+        init=dict(detector_checkpoint=str(tmp_path / 'dino.pth')))
     with torch.device('meta'), pytest.raises(FileNotFoundError,
                                              match='dino.pth'):
         MODELS.build(cfg)
@@ -122,7 +128,8 @@ def test_paper_scale_grounding_dino(tmp_path):
         ROOT, 'configs', 'mrmllm',
         'mrmllm_grounding_dino_swin_t_vicuna_7b_8xb2_60ki_coco_vqav2.py')).model
     assert cfg.detector.language_model.name == 'checkpoints/bert-base-uncased'
-    assert cfg.detector_checkpoint.endswith('grounding_dino_swin-t_coco.pth')
+    assert cfg.init.detector_checkpoint.endswith(
+        'grounding_dino_swin-t_coco.pth')
     # the detector alone, on the CPU (Swin's drop-path schedule calls
     # .item(), which the meta device cannot); the rest is the DINO config's
     cfg.detector.language_model.name = make_tiny_bert(str(tmp_path / 'b'))

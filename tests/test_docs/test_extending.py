@@ -306,5 +306,5 @@ def test_mechanism(example, tmp_path, monkeypatch, capsys):
     run_cfg = study.run_config(args, 'pooled_feedback', 0, dict(
         checkpoint='1a/iter_250.pth', hf_instructblip='1c/hf_instructblip'))
     assert run_cfg.model.feedback.type is cls
-    assert run_cfg.model.detector_checkpoint == '1a/iter_250.pth'
-    assert run_cfg.model.pretrained_mllm == '1c/hf_instructblip'
+    assert run_cfg.model.init.detector_checkpoint == '1a/iter_250.pth'
+    assert run_cfg.model.mllm.pretrained == '1c/hf_instructblip'

@@ -81,9 +81,9 @@ def ws(tmp_path_factory):
         model = MODELS.build(cfg.model)
     finally:
         os.chdir(old)
-    torch.save(dict(meta=dict(dataset_meta=dict(
-        classes=list(cfg.model.class_names))), state_dict=model.state_dict()),
-        root / 'tiny.pth')
+    classes = list(cfg.model.detections.class_names)
+    torch.save(dict(meta=dict(dataset_meta=dict(classes=classes)),
+                    state_dict=model.state_dict()), root / 'tiny.pth')
     return root
 
 

@@ -75,8 +75,8 @@ def test_runs_start_from_stage_1a_and_1c():
         return study.run_config(args, variant, seed, STAGES)
 
     joint = config('mrmllm')
-    assert joint.model.detector_checkpoint == STAGES['checkpoint']
-    assert joint.model.pretrained_mllm == STAGES['hf_instructblip']
+    assert joint.model.init.detector_checkpoint == STAGES['checkpoint']
+    assert joint.model.mllm.pretrained == STAGES['hf_instructblip']
     assert joint.randomness == dict(seed=1)
     assert joint.work_dir == osp.join(
         'work_dirs', 'ablation', f'wiring{study.WIRING}', 'mrmllm_s1_250i')
@@ -85,20 +85,20 @@ def test_runs_start_from_stage_1a_and_1c():
     # MLLM only: stage 1c fine-tuned, the baseline config's evaluators
     mllm = config('mllm_only')
     assert mllm.model.variant == 'mllm_only'
-    assert mllm.model.pretrained_mllm == STAGES['hf_instructblip']
+    assert mllm.model.mllm.pretrained == STAGES['hf_instructblip']
     assert [m.type.__name__ for m in mllm.test_evaluator.metrics] == [
         'VQAAccuracy']
     # detector only: stage 1a fine-tuned, nothing of the MLLM
     det = config('detector_only', 2)
     assert det.model.variant == 'detector_only'
-    assert det.model.detector_checkpoint == STAGES['checkpoint']
-    assert det.model.pretrained_mllm is None
+    assert det.model.init.detector_checkpoint == STAGES['checkpoint']
+    assert det.model.mllm.pretrained is None
     assert det.randomness == dict(seed=2)
     # an ablation: the switches on the same stage outputs
     gates = config('mrmllm_open_gates')
     assert gates.model.feedback.gate_init == 0.1
     assert gates.model.feedback.num_heads == 8  # updated, not replaced
-    assert gates.model.pretrained_mllm == STAGES['hf_instructblip']
+    assert gates.model.mllm.pretrained == STAGES['hf_instructblip']
     assert config('fusion').model.use_feedback is False
 
 
@@ -169,7 +169,7 @@ def fake_run(monkeypatch, tmp_path, variant):
 
 def test_run_records_probe_pope_and_cpu_minutes(monkeypatch, tmp_path):
     row, (cfg, ), pope = fake_run(monkeypatch, tmp_path, 'mllm_only')
-    assert cfg.model.pretrained_mllm == STAGES['hf_instructblip']
+    assert cfg.model.mllm.pretrained == STAGES['hf_instructblip']
     assert row['config'] == grid.MLLM_BASELINE
     assert row['wiring'] == study.WIRING and row['stages'] == STAGES
     assert row['knowledge_probe']['mllm']['corner_looks'] == 0.8

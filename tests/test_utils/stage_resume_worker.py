@@ -33,7 +33,7 @@ cfg = Config.fromfile(demo.MLLM_CONFIG)
 demo.shrink(cfg, iters=4)
 cfg.default_hooks.checkpoint.interval = 2
 cfg.model.llm.name_or_path = llm
-cfg.model.instruction_tokenizer = llm
+cfg.model.mllm.instruction_tokenizer = llm
 cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
 cfg.randomness = dict(seed=0)
 

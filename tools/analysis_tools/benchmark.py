@@ -34,7 +34,7 @@ Against transformers' own InstructBLIP::
 
 loads the InstructBLIP directory ``DIR`` (``save_pretrained`` of the model
 and its processor, e.g. stage 1c's ``hf_instructblip``) twice, as
-``MRMLLM(variant='mllm_only', pretrained_mllm=DIR)`` and as
+``MRMLLM(variant='mllm_only', mllm=dict(pretrained=DIR))`` and as
 ``InstructBlipForConditionalGeneration``, and times, in turn, the
 toolkit's inference (``perceive`` + ``answer``) and ``generate`` on the
 same image (the processor's pixels), question(s) and greedy settings:
@@ -86,7 +86,7 @@ def parse_args(argv=None):
     p.add_argument(
         '--cfg-options', nargs='+', action=DictAction, default={},
         help='override config keys, e.g. '
-        "model.box_token_targets=\"('fusion','llm')\"")
+        "model.couplings.box_token_targets=\"('fusion','llm')\"")
     p.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
                    help='time by wall clock or by process CPU time (a '
                    'machine shared with other jobs; use OMP_NUM_THREADS=1)')
@@ -167,6 +167,7 @@ def count_params(model):
 def build(args, variant):
     from mmengine.config import Config
 
+    from mmmrmllm.models.mrmllm_args import model_arg, set_model_arg
     from mmmrmllm.registry import MODELS
     from mmmrmllm.utils import register_all_modules
     register_all_modules()
@@ -177,10 +178,11 @@ def build(args, variant):
     cfg = copy.deepcopy(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg)
     cfg['variant'] = variant
     # timing needs no trained weights: never load the init-only ones
-    cfg['lazy_init_weights'] = True
+    set_model_arg(cfg, 'init.lazy_load', True)
     if variant == 'detector_only':
-        cfg['pretrained_mllm'] = None
-    cfg.setdefault('class_names', CLASSES)
+        set_model_arg(cfg, 'mllm.pretrained', None)
+    if not model_arg(cfg, 'detections.class_names'):
+        set_model_arg(cfg, 'detections.class_names', CLASSES)
     if cfg.get('prompt_generator') is not None:
         cfg['prompt_generator']['max_objects'] = args.max_objects
         # Untrained detectors score low: list max_objects objects anyway.
@@ -380,7 +382,7 @@ def vs_transformers(args):
         dev).eval()
     ip = processor.image_processor
     model = MODELS.build(dict(
-        type='MRMLLM', variant='mllm_only', pretrained_mllm=path,
+        type='MRMLLM', variant='mllm_only', mllm=dict(pretrained=path),
         data_preprocessor=dict(
             type='MRMLLMDataPreprocessor',
             enc=dict(mean=[m * 255 for m in ip.image_mean],

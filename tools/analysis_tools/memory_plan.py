@@ -50,9 +50,11 @@ def build_meta(cfg):
     """The config's model on the meta device (weights and tokenizer
     locations dropped: the architecture only, with the built-in byte
     tokenizer)."""
+    from mmmrmllm.models.mrmllm_args import set_model_arg
     from mmmrmllm.registry import MODELS
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.update(detector_checkpoint=None, pretrained_mllm=None)
+    set_model_arg(model_cfg, 'init.detector_checkpoint', None)
+    set_model_arg(model_cfg, 'mllm.pretrained', None)
     if model_cfg.get('llm'):
         model_cfg.llm.tokenizer = 'byte'
     with torch.device('meta'):
