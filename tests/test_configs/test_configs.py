@@ -145,8 +145,8 @@ def test_main_job_configs_chain_the_stages():
     # layout and the Q-Former's instruction (a mismatch halved the
     # pre-trained MLLM's colour accuracy, 0.54 -> 0.22, once)
     assert vl.model.llm.token_layout == joint.model.llm.token_layout
-    for key in ('use_instruction_in_fusion', 'instruction_text'):
-        assert vl.model[key] == joint.model[key], key
+    for key in ('instruction_in_fusion', 'instruction_text'):
+        assert vl.model.mllm[key] == joint.model.mllm[key], key
 
 
 def test_joint_stage_loads_the_mllm_stage(hf_llm, hf_mllm):

@@ -74,8 +74,10 @@ def tested_model(cfg: Config, tokenizer: str) -> dict:
     normalisers are synced across ranks, so 2 x 1 image equals 1 x 2),
     fusion, feedback and projection trained."""
     paper = cfg.model
-    model = mrmllm_cfg('deformable_detr', tokenizer, gt_perception=None,
-                       detach_perception=paper.detach_perception)
+    model = mrmllm_cfg(
+        'deformable_detr', tokenizer,
+        couplings=dict(detach_det_feats=paper.couplings.detach_det_feats))
+    model['detections']['gt_schedule'] = None
     model['vision_encoder']['frozen'] = paper.vision_encoder.frozen
     model['llm'].update(
         train_mode=paper.llm.train_mode,

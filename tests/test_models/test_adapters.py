@@ -107,7 +107,8 @@ def test_wrong_detector_config(tok):
 @pytest.mark.parametrize('name', ['dino', 'faster_rcnn'])
 def test_zero_gate_equals_detector_alone(name, tok):
     torch.manual_seed(0)
-    model = MODELS.build(mrmllm_cfg(name, tok, lambda_det=1.0))
+    model = MODELS.build(mrmllm_cfg(name, tok,
+                                    losses=dict(det_weight=1.0)))
     model.train()
     samples = [make_sample(0), make_sample(1)]
     data = preprocess(model, samples)
@@ -197,8 +198,8 @@ def count_calls(module):
                                             (('fusion', 'llm'), 2)])
 def test_head_runs_once_per_step(targets, passes, tok):
     torch.manual_seed(0)
-    model = MODELS.build(mrmllm_cfg('dino', tok,
-                                    box_token_targets=targets))
+    model = MODELS.build(mrmllm_cfg('dino', tok, couplings=dict(
+        box_token_targets=targets)))
     decoder = count_calls(model.detector.decoder)
     samples = [make_sample(0), make_sample(1)]
     model.train()
@@ -219,8 +220,8 @@ def test_head_runs_once_per_step(targets, passes, tok):
         timer.seconds)
     assert all(t >= 0 for t in timer.seconds.values())
     # without feedback nothing changes the features: one pass either way
-    model = MODELS.build(mrmllm_cfg('dino', tok, box_token_targets=targets,
-                                    use_feedback=False))
+    model = MODELS.build(mrmllm_cfg('dino', tok, couplings=dict(
+        box_token_targets=targets, feedback=False)))
     decoder = count_calls(model.detector.decoder)
     model.train()
     model(**preprocess(model, samples), mode='loss')

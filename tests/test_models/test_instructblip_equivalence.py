@@ -4,7 +4,7 @@ A tiny random InstructBLIP (and BLIP-2) directory, saved the way the hub
 checkpoints are (``save_pretrained`` of the model and of its processor:
 the LLM's tokenizer, a BERT WordPiece ``qformer_tokenizer/``, the image
 processor), goes once through ``MRMLLM(variant='mllm_only',
-pretrained_mllm=DIR)`` and once through ``transformers``' own model and
+mllm=dict(pretrained=DIR))`` and once through ``transformers``' own model and
 processor: the same image and question give the same first-answer logits
 and the same generated tokens. The weights are drawn with a large std so
 that the logits depend clearly on the image, the question and the Q-Former
@@ -133,7 +133,7 @@ def save_tiny(path, kind, image_tokens):
     return model, processor, dict(text=text, qformer=qformer)
 
 
-def build_toolkit(path, kind, sizes, **kwargs):
+def build_toolkit(path, kind, sizes, mllm=None, **kwargs):
     mean = [m * 255 for m in (0.48145466, 0.4578275, 0.40821073)]
     std = [s * 255 for s in (0.26862954, 0.26130258, 0.27577711)]
     vision_type = 'instructblip_vision_model' if kind == 'instructblip' \
@@ -142,7 +142,7 @@ def build_toolkit(path, kind, sizes, **kwargs):
     cfg = dict(
         type='MRMLLM',
         variant='mllm_only',
-        pretrained_mllm=str(path),
+        mllm=dict(pretrained=str(path), **(mllm or {})),
         data_preprocessor=dict(
             type='MRMLLMDataPreprocessor',
             enc=dict(mean=mean, std=std, bgr_to_rgb=True)),
@@ -291,14 +291,15 @@ def test_explicit_switches_win(tmp_path):
     """With a pretrained directory, explicit settings are kept."""
     _, _, sizes = save_tiny(tmp_path, 'instructblip', False)
     model = build_toolkit(
-        tmp_path, 'instructblip', sizes, use_instruction_in_fusion=False,
+        tmp_path, 'instructblip', sizes,
+        mllm=dict(instruction_in_fusion=False),
         llm=dict(type='LLMHead', model_cfg=sizes['text'],
                  tokenizer=str(tmp_path), token_layout='template'))
     assert model.llm.token_layout == 'template'
     assert model.instruction_tokenizer is None
     model = build_toolkit(tmp_path, 'instructblip', sizes,
-                          instruction_text='question')
+                          mllm=dict(instruction_text='question'))
     assert model.instruction_text == 'question'
     with pytest.raises(ValueError, match='instruction_text'):
         build_toolkit(tmp_path, 'instructblip', sizes,
-                      instruction_text='caption')
+                      mllm=dict(instruction_text='caption'))

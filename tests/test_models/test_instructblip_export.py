@@ -91,7 +91,7 @@ def test_pretrained_mllm_round_trip(tmp_path):
         fusion=dict(type='SharedQueryFusion', dropout=0.0,
                     attn_dropout=0.0),
         llm=dict(type='LLMHead', train_mode='full'),
-        pretrained_mllm=out)
+        mllm=dict(pretrained=out))
     ours, theirs = model.state_dict(), again.state_dict()
     assert set(ours) == set(theirs)
     for k in ours:
@@ -122,7 +122,7 @@ def test_missing_directory_is_named(tmp_path):
             vision_encoder=dict(type='HFVisionEncoder'),
             fusion=dict(type='SharedQueryFusion'),
             llm=dict(type='LLMHead'),
-            pretrained_mllm=str(tmp_path / 'no-such-dir'))
+            mllm=dict(pretrained=str(tmp_path / 'no-such-dir')))
 
 
 def card_mllm(tmp_path, instruction_text):
@@ -147,8 +147,8 @@ def card_mllm(tmp_path, instruction_text):
                  tokenizer=tok_dir, train_mode='full',
                  token_layout='visual_first',
                  generation_cfg=dict(max_new_tokens=3)),
-        use_instruction_in_fusion=instruction_text is not None,
-        instruction_text=instruction_text)
+        mllm=dict(instruction_in_fusion=instruction_text is not None,
+                  instruction_text=instruction_text))
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.3)

@@ -21,7 +21,7 @@ def tok(tmp_path_factory):
 def build(tok, on, **fusion):
     torch.manual_seed(0)
     return MODELS.build(
-        mrmllm_cfg('retinanet', tok, use_instruction_in_fusion=on,
+        mrmllm_cfg('retinanet', tok, mllm=dict(instruction_in_fusion=on),
                    fusion=fusion_cfg(**fusion)))
 
 
@@ -69,8 +69,9 @@ def test_a_tokenizer_larger_than_the_fusion_vocabulary_is_refused(tok):
         build(tok, True, vocab_size=8)
     with pytest.raises(FileNotFoundError, match='instruction_tokenizer'):
         MODELS.build(mrmllm_cfg('retinanet', tok,
-                                use_instruction_in_fusion=True,
-                                instruction_tokenizer='no/such/dir'))
+                                mllm=dict(
+                                    instruction_in_fusion=True,
+                                    instruction_tokenizer='no/such/dir')))
 
 
 def instructions_read(tok, monkeypatch, which: str):
@@ -80,8 +81,9 @@ def instructions_read(tok, monkeypatch, which: str):
     vocab = len(MODELS.build(mrmllm_cfg('retinanet', tok)).llm.tokenizer)
     torch.manual_seed(0)
     model = MODELS.build(
-        mrmllm_cfg('retinanet', tok, use_instruction_in_fusion=True,
-                   instruction_text=which,
+        mrmllm_cfg('retinanet', tok,
+                   mllm=dict(instruction_in_fusion=True,
+                             instruction_text=which),
                    fusion=fusion_cfg(vocab_size=vocab)))
     seen = []
     call = InstructionTokenizer.__call__

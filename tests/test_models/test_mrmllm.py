@@ -22,8 +22,8 @@ def tok(tmp_path_factory):
 @pytest.fixture(scope='module')
 def model(tok):
     torch.manual_seed(0)
-    return MODELS.build(mrmllm_cfg('retinanet', tok, lambda_det=0.5,
-                                   lambda_lm=2.0))
+    return MODELS.build(mrmllm_cfg('retinanet', tok, losses=dict(
+        det_weight=0.5, lm_weight=2.0)))
 
 
 def run_loss(model, samples):
@@ -127,7 +127,7 @@ def test_prompt_over_context_drops_objects(tok):
     model = MODELS.build(
         mrmllm_cfg('retinanet', tok,
                    llm=dict(mrmllm_cfg(None, tok)['llm'], max_length=40),
-                   detection_source='gt',
+                   detections=dict(source='gt'),
                    prompt_generator=dict(score_thr=0.0, max_objects=10)))
     model.train()
     sample = make_sample(0)
@@ -266,9 +266,9 @@ def test_gt_perception_schedule(tok):
         GTPerceptionSchedule(prob_end=1.5)
     model = MODELS.build(
         mrmllm_cfg('retinanet', tok,
-                   gt_perception=dict(
+                   detections=dict(gt_schedule=dict(
                        prob_start=1.0, prob_end=0.0, decay_iters=10,
-                       corrupt=dict(drop=0.0, add=0.0, jitter=0.0))))
+                       corrupt=dict(drop=0.0, add=0.0, jitter=0.0)))))
     model.train()
     samples = [make_sample(0), make_sample(1, boxes=False)]
     data = preprocess(model, samples)
@@ -287,8 +287,8 @@ def test_gt_perception_schedule(tok):
     assert torch.equal(state.detections[0].scores,
                        state.det_results[0].scores)
     with pytest.raises(ValueError, match='gt_perception'):
-        MODELS.build(mrmllm_cfg('retinanet', tok, detection_source='gt',
-                                gt_perception=dict()))
+        MODELS.build(mrmllm_cfg('retinanet', tok, detections=dict(
+            source='gt', gt_schedule=dict())))
 
 
 def test_explicit_widths_for_a_neck_without_one(tok, monkeypatch):

@@ -186,9 +186,10 @@ def model(tmp_path_factory):
     det['test_cfg'].update(nms_pre=100, max_per_img=10, score_thr=0.3)
     cfg = mrmllm_cfg(
         det, tok,
-        use_box_tokens=False,
-        gt_perception=dict(prob_start=1.0, prob_end=1.0, decay_iters=1,
-                           corrupt=dict(drop=0.0, add=0.0, jitter=0.0)),
+        couplings=dict(box_tokens=False),
+        detections=dict(gt_schedule=dict(
+            prob_start=1.0, prob_end=1.0, decay_iters=1,
+            corrupt=dict(drop=0.0, add=0.0, jitter=0.0))),
         prompt_generator=PROMPT)
     # the random LLM learns to read (trained in full); 64 wide, with half
     # the others' learning rate: at 32 wide, or at one rate, copying the

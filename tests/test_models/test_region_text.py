@@ -65,7 +65,8 @@ def test_joint_model_wires_the_loss_into_the_tower_only(tmp_path):
     torch.manual_seed(0)
     model = MODELS.build(mrmllm_cfg(
         detector=None, tokenizer=tok, variant='mllm_only',
-        vision_encoder=encoder_cfg(frozen=False), region_text_weight=0.5))
+        vision_encoder=encoder_cfg(frozen=False),
+        losses=dict(region_text_weight=0.5)))
     samples = [_with_regions(make_sample(0, boxes=False)),
                make_sample(1, boxes=False)]  # no regions: not counted
     data = preprocess(model, samples)
@@ -90,7 +91,7 @@ def test_joint_model_wires_the_loss_into_the_tower_only(tmp_path):
                                                  data['data_samples'])
     with pytest.raises(ValueError, match='region_text_weight'):
         MODELS.build(mrmllm_cfg(tokenizer=tok, variant='detector_only',
-                                region_text_weight=1.0))
+                                losses=dict(region_text_weight=1.0)))
 
 
 def test_stream_gives_grounded_phrases_only_when_asked():

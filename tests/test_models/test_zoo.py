@@ -80,8 +80,9 @@ def test_zoo_family_trains_and_predicts_jointly(family, tok, bert):
     path, size = FAMILIES[family]
     torch.manual_seed(0)
     # box-only data: instance-segmentation detectors drop their mask branch
-    model = MODELS.build(mrmllm_cfg(shrink(path, text_encoder=bert), tok,
-                                    drop_mask_branch=family in MASKS))
+    model = MODELS.build(mrmllm_cfg(
+        shrink(path, text_encoder=bert), tok,
+        init=dict(drop_mask_branch=family in MASKS)))
     assert model.use_feedback and model.use_det_feats_in_fusion
     assert model.use_box_tokens and model.use_perception_prompt
     # the coupling gates start at zero (the detector alone at step 0);

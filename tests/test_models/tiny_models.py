@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
+from mmmrmllm.models.mrmllm_args import GROUP_DEFAULTS
 from mmmrmllm.structures import MRMLLMDataSample
 
 CLASSES = ('circle', 'square', 'triangle')
@@ -151,7 +152,8 @@ def fusion_cfg(**kwargs) -> dict:
 
 def mrmllm_cfg(detector: str = 'dino', tokenizer: str = None,
                arch: str = 'llama', **kwargs) -> dict:
-    """A tiny MRMLLM config."""
+    """A tiny MRMLLM config; a group argument in ``kwargs``
+    (``detections=dict(...)``) is merged into the config's."""
     cfg = dict(
         type='MRMLLM',
         detector=detector_cfg(detector) if isinstance(detector, str)
@@ -162,8 +164,11 @@ def mrmllm_cfg(detector: str = 'dino', tokenizer: str = None,
         perception_encoder=dict(embed_dims=32, num_freqs=4),
         prompt_generator=dict(score_thr=0.0, max_objects=3),
         llm=llm_cfg(arch, tokenizer),
-        class_names=CLASSES)
-    cfg.update(kwargs)
+        detections=dict(class_names=CLASSES))
+    for key, value in kwargs.items():
+        if key in cfg and key in GROUP_DEFAULTS and value is not None:
+            value = dict(cfg[key], **value)
+        cfg[key] = value
     return cfg
 
 

@@ -109,7 +109,7 @@ def test_a_malicious_pickle_runs_no_code(ws, entry):
         load_from=[TRAIN, TINY, *work, '--cfg-options',
                    f'load_from={path}'],
         detector_checkpoint=[TRAIN, TINY, *work, '--cfg-options',
-                             f'model.detector_checkpoint={path}'],
+                             f'model.init.detector_checkpoint={path}'],
         test=[TEST, TINY, str(path), *work])[entry]
     res = run(args, ws)
     one_error_line(res, path.name, 'io.open')
