@@ -71,24 +71,24 @@ MLLM_PARTS = ('vision_encoder', 'fusion', 'language_projection', 'llm')
 class MRMLLM(FrozenStateMixin, BaseModel):
     """MR-MLLM: a detector and a multimodal LLM that reinforce each other.
 
-    The forward pass as named steps (:meth:`_perceive`, then
-    :meth:`_lm_sequences` and the LLM)::
+    The forward pass as named steps (1-6 in :meth:`_perceive`)::
 
-        inputs['det'] -> extract_det_feats -> feats ------------+
-                                                 |              |
-        inputs['enc'] -> vision_encoder -> fuse (feats, box tokens*)
-                                                 |              v
-                                         queries +-> feed_back -> feats_fb
-                                                 |              |
-                                                 |        head_pass (once)
-                                                 |        losses / results
-                                                 |              |
-                                                 |        detections
-                                                 |        (GT schedule)
-                                                 v              v
-          lm_sequences: projected queries + box tokens + prompt + question
-                                                 |
-                                      LLM: lm loss / answers
+        inputs['det']                       inputs['enc']
+              |                                   |
+        1 extract_det_feats                 vision_encoder
+              | feats                             | visual tokens
+              +------------> 2 fuse <-------------+  (+ box tokens*)
+              |                 | shared queries
+        3 feed_back <-----------+
+              | fed-back feats  |
+        4 _det_pass (the head, once): det losses / results
+              |                 |
+        5 _detections (+ GT schedule)
+        6 _box_tokens           |
+              |                 v
+        7 _lm_sequences: projected queries + box tokens + prompt
+              |
+          LLM: lm.loss_lm (loss) / answers (predict)
 
     ``*`` box tokens into the fusion need detections before it
     (:meth:`_detections_first`: with feedback, a no-grad pre-pass of the
