@@ -246,7 +246,7 @@ class MRMLLM(FrozenStateMixin, BaseModel):
         if not any(p.is_meta for p in self.detector.parameters()):
             self.detector.init_weights()
         if checkpoint is not None:
-            self._init_only(('detector', ), 'detector_checkpoint',
+            self._init_only(('detector', ), 'init.detector_checkpoint',
                             checkpoint, self._load_detector)
 
     def _load_detector(self, path: str) -> None:
@@ -330,7 +330,7 @@ class MRMLLM(FrozenStateMixin, BaseModel):
             raise FileNotFoundError(
                 f'pretrained_mllm {path!r} not found (a local '
                 'InstructBLIP / BLIP-2 save_pretrained directory)')
-        self._init_only(MLLM_PARTS, 'pretrained_mllm', path,
+        self._init_only(MLLM_PARTS, 'mllm.pretrained', path,
                         self._load_mllm_weights)
 
     def _load_mllm_weights(self, path: str) -> None:

@@ -205,7 +205,7 @@ def diff(a, b):
 def test_instructblip_equivalence(tmp_path, image_tokens):
     hf, processor, sizes = save_tiny(tmp_path, 'instructblip', image_tokens)
     model = build_toolkit(tmp_path, 'instructblip', sizes)
-    # the defaults a pretrained_mllm brings
+    # the defaults an mllm.pretrained directory brings
     assert model.llm.token_layout == 'visual_first'
     assert model.instruction_text == 'prompt'
     assert model.instruction_tokenizer.tokenizer.name_or_path == \

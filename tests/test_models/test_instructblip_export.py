@@ -1,5 +1,5 @@
 """An MLLM trained here is saved as a standard Hugging Face InstructBLIP
-directory that transformers loads, and that ``pretrained_mllm`` loads back
+directory that transformers loads, and that ``mllm.pretrained`` loads back
 into the same weights without a copy of its sizes."""
 import pytest
 import torch

@@ -71,7 +71,7 @@ def test_missing_detector_checkpoint_is_named_when_needed(tmp_path):
     os.remove(det)
     model = build(init=dict(detector_checkpoint=det, lazy_load=True))
     with pytest.raises(FileNotFoundError,
-                       match=r'model\.detector_checkpoint .*det\.pth.* '
+                       match=r'model\.init\.detector_checkpoint .*det\.pth.* '
                        r'frozen keys of detector'):
         model.load_state_dict(ckpt, strict=False)
     # at training time the missing file fails at once
