@@ -61,7 +61,7 @@ def tok(tmp_path_factory):
 
 def base(tok) -> dict:
     cfg = mrmllm_cfg('retinanet', tok, fusion=fusion_cfg(vocab_size=96))
-    cfg.pop('class_names')
+    cfg.pop('detections')
     return cfg
 
 
