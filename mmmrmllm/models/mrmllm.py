@@ -3,7 +3,8 @@
 This module wires the parts and runs the loss / predict flow. The
 perception forward is in :mod:`.perception_pass`, the LLM's sequences in
 :mod:`.sequence_assembly`, checkpoints of frozen parts in
-:mod:`.frozen_state` and detector-config helpers in :mod:`.wiring`.
+:mod:`.frozen_state` and building helpers in :mod:`.detector_setup` and
+:mod:`.part_configs`.
 """
 import os
 from typing import Dict, List, Optional, Sequence
@@ -16,9 +17,16 @@ from mmmrmllm.registry import MODELS
 from mmmrmllm.structures import (
     MRMLLMDataSample,
 )
+from mmmrmllm.text import DetectionPromptGenerator
 from mmmrmllm.utils.part_timer import timed_part
 
-from .detectors import build_detector_adapter
+from .det_adapters import build_detector_adapter
+from .detector_setup import (
+    build_detector,
+    detector_config,
+    load_detector_checkpoint,
+    neck_widths,
+)
 from .frozen_state import FrozenStateMixin
 from .instruction import (
     instructed_visual,
@@ -26,26 +34,21 @@ from .instruction import (
     load_instruction_tokenizer,
     resolve_instruction,
 )
-from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
 from .pretraining.region_text import grounded_regions
 from .sequence_assembly import assemble_sequences, per_image
 from .soft_answer import soft_answer_loss
 from .utils.pretrained import load_instructblip
 from .utils.pretrained_config import fill_from_pretrained
-from .wiring import (
-    build_detector,
-    check_samples,
+from .loss_scaling import scaled_losses
+from .part_configs import (
     check_variant,
-    detector_config,
     feedback_config,
     fusion_config,
     gt_schedule,
-    load_detector_checkpoint,
-    neck_widths,
     preprocessor_cfg,
-    scaled_losses,
 )
+from .sample_checks import check_samples
 
 __all__ = ['MRMLLM', 'Detections', 'PerceptionState']
 
@@ -64,8 +67,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
     head and (b) through ``language_projection`` to the LLM as soft tokens.
     The head then runs once per image: the detection loss (training) or the
     predictions (inference), and its decoded outputs (no-grad) are the
-    detections that become box tokens (:class:`PerceptionEncoder`) and the
-    perception prompt (:class:`PerceptionPromptGenerator`) after the soft
+    detections that become box tokens (:class:`BoxTokenEncoder`) and the
+    perception prompt (:class:`DetectionPromptGenerator`) after the soft
     tokens. Box tokens into the fusion need detections before it: with
     feedback that costs a second, no-grad head pass (see ``_perceive``).
 
@@ -82,11 +85,11 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         detector_checkpoint (str, optional): mmdet checkpoint for it.
         vision_encoder (dict, optional): e.g. :class:`HFVisionEncoder`.
         fusion (dict, optional): :class:`SharedQueryFusion` kwargs;
-            ``vision_dims`` / ``perception_dims`` are filled in.
+            ``vision_dims`` / ``det_feat_dims`` are filled in.
         feedback (dict, optional): :class:`PerceptionFeedback` kwargs.
-        perception_encoder (dict, optional): :class:`PerceptionEncoder`
+        perception_encoder (dict, optional): :class:`BoxTokenEncoder`
             kwargs; ``label_dims`` / ``out_dims`` are filled in.
-        prompt_generator (dict, optional): :class:`PerceptionPromptGenerator`
+        prompt_generator (dict, optional): :class:`DetectionPromptGenerator`
             kwargs.
         llm (dict, optional): :class:`LLMHead` config.
         data_preprocessor (dict, optional): :class:`MRMLLMDataPreprocessor`
@@ -333,14 +336,14 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             dims = dict(fusion=self.fusion.memory_dims,
                         llm=self.llm.hidden_size)
             pe = dict(perception_encoder or {})
-            pe.setdefault('type', 'PerceptionEncoder')
+            pe.setdefault('type', 'BoxTokenEncoder')
             pe.setdefault('label_dims', self.llm.hidden_size)
             pe.setdefault('out_dims',
                           {t: dims[t] for t in tuple(box_token_targets)})
             self.perception_encoder = MODELS.build(pe)
         if self.use_perception_prompt:
             pg = dict(prompt_generator or {})
-            pg.setdefault('type', PerceptionPromptGenerator)
+            pg.setdefault('type', DetectionPromptGenerator)
             self.prompt_generator = MODELS.build(pg)
 
     def _build_instruction(self, use_instruction: bool,

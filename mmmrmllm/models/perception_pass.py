@@ -18,8 +18,8 @@ from mmmrmllm.structures import has_det_ann
 from mmmrmllm.text import PerceptionObjects
 from mmmrmllm.utils.part_timer import timed_part
 
-from .detectors import ensure_loop_info
-from .perception.gt_perception import GTPerceptionSchedule, corrupt_objects
+from .det_adapters import ensure_loop_info
+from .gt_schedule import GTPerceptionSchedule, corrupt_objects
 
 # Detections of one image for box tokens and the prompt: boxes (K, 4) xyxy
 # normalised to [0, 1], labels (K,), scores (K,) -- the same record the
