@@ -239,7 +239,7 @@ def test_project_config(tmp_path):
         'import sys',
         f'sys.path[:0] = [{str(tmp_path)!r}, {ROOT!r}]',
         'from mmengine.config import Config',
-        'from mmmrmllm.models.detectors import build_detector_adapter',
+        'from mmmrmllm.models.det_adapters import build_detector_adapter',
         'from mmmrmllm.registry import MODELS',
         'from mmmrmllm.utils import register_all_modules',
         'register_all_modules()',
