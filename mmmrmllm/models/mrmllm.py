@@ -34,12 +34,6 @@ from .instruction import (
     load_instruction_tokenizer,
     resolve_instruction,
 )
-from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
-from .pretraining.region_text import grounded_regions
-from .sequence_assembly import assemble_sequences, per_image
-from .soft_answer import soft_answer_loss
-from .utils.pretrained import load_instructblip
-from .utils.pretrained_config import fill_from_pretrained
 from .loss_scaling import scaled_losses
 from .part_configs import (
     check_variant,
@@ -48,7 +42,13 @@ from .part_configs import (
     gt_schedule,
     preprocessor_cfg,
 )
+from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
+from .pretraining.region_text import grounded_regions
 from .sample_checks import check_samples
+from .sequence_assembly import assemble_sequences, per_image
+from .soft_answer import soft_answer_loss
+from .utils.pretrained import load_instructblip
+from .utils.pretrained_config import fill_from_pretrained
 
 __all__ = ['MRMLLM', 'Detections', 'PerceptionState']
 

@@ -285,5 +285,5 @@ class DetectionPromptGenerator:
 
 
 # the generator's name before it was named after what it writes
-PerceptionPromptGenerator = MODELS.register_module(
-    module=renamed_class(DetectionPromptGenerator, 'PerceptionPromptGenerator'))
+PerceptionPromptGenerator = MODELS.register_module(module=renamed_class(
+    DetectionPromptGenerator, 'PerceptionPromptGenerator'))
