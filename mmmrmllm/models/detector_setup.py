@@ -123,7 +123,7 @@ def neck_widths(detector: Optional[nn.Module], det_cfg: Optional[dict],
     levels = None
     if detector is not None and (use_det_feats or use_feedback):
         fusion = fusion or {}
-        dims = fusion.get('det_feat_dims', fusion.get('perception_dims'))
+        dims = fusion.get('det_feat_dims') or fusion.get('perception_dims')
         missing = (use_det_feats and dims is None) or (
             use_feedback and (feedback or {}).get('in_channels') is None)
         if missing:

@@ -82,7 +82,9 @@ def fusion_config(fusion: dict, vision_dims: int, use_det_feats: bool,
     fusion = dict(fusion)
     if 'perception_dims' in fusion:
         warn_renamed('fusion.perception_dims', 'fusion.det_feat_dims')
-        fusion.setdefault('det_feat_dims', fusion.pop('perception_dims'))
+        old = fusion.pop('perception_dims')
+        if fusion.get('det_feat_dims') is None:
+            fusion['det_feat_dims'] = old
     fusion.setdefault('type', 'SharedQueryFusion')
     fusion.setdefault('vision_dims', vision_dims)
     if use_det_feats:
