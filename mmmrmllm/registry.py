@@ -38,7 +38,7 @@ from mmengine.registry import Registry
 ENGINE_PKG = 'mmmrmllm.engine'
 DATA_PKG = 'mmmrmllm.datasets'
 MODELS_PKG = 'mmmrmllm.models'
-# the perception prompt generator lives in mmmrmllm.text (the data side
+# the detection prompt generator lives in mmmrmllm.text (the data side
 # writes its text corpus with it too)
 TEXT_PKG = 'mmmrmllm.text'
 EVALUATION_PKG = 'mmmrmllm.evaluation'

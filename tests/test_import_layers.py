@@ -12,9 +12,9 @@ import mmmrmllm.datasets
 import mmmrmllm.visualization
 from mmmrmllm.datasets.cornershapes import TEXT_PROMPT, CornerShapesText
 from mmmrmllm.datasets.cornershapes.tokenizer_corpus import tokenizer_corpus
-from mmmrmllm.text import PerceptionPromptGenerator
+from mmmrmllm.text import DetectionPromptGenerator
 
-text = CornerShapesText(PerceptionPromptGenerator(**TEXT_PROMPT),
+text = CornerShapesText(DetectionPromptGenerator(**TEXT_PROMPT),
                         corrupt_prob=1.0)
 assert text[0]['perception'].startswith('Counts: ')
 corpus = tokenizer_corpus(('circle', 'square'), {}, num_scenes=2)

@@ -104,12 +104,12 @@ SUBPACKAGES = ('mmmrmllm.models', 'mmmrmllm.datasets', 'mmmrmllm.engine',
 assert not [m for m in SUBPACKAGES if m in sys.modules]
 DefaultScope.get_instance('fresh', scope_name='mmmrmllm')
 built = dict(
-    model=R.MODELS.build(dict(type='PerceptionEncoder', label_dims=4,
+    model=R.MODELS.build(dict(type='BoxTokenEncoder', label_dims=4,
                               out_dims=dict(llm=8), embed_dims=8)),
-    prompt=R.MODELS.build(dict(type='PerceptionPromptGenerator')),
+    prompt=R.MODELS.build(dict(type='DetectionPromptGenerator')),
     dataset=R.DATASETS.build(dict(
         type='CornerShapesTextDataset', num_samples=2,
-        prompt_generator=dict(type='PerceptionPromptGenerator'))),
+        prompt_generator=dict(type='DetectionPromptGenerator'))),
     transform=R.TRANSFORMS.build(dict(type='PackMRMLLMInputs')),
     metric=R.METRICS.build(dict(type='VQAAccuracy')),
     hook=R.HOOKS.build(dict(type='AnswerLoggingHook')),
@@ -140,9 +140,9 @@ def fresh_interpreter():
 def test_build_by_name_in_a_fresh_interpreter(fresh_interpreter):
     lines = dict(line.split(' ', 1) for line in fresh_interpreter[:-1])
     assert lines == {
-        'model': 'mmmrmllm.models.perception.encoder PerceptionEncoder',
-        'prompt': 'mmmrmllm.text.perception_prompt '
-                  'PerceptionPromptGenerator',
+        'model': 'mmmrmllm.models.box_tokens.encoder BoxTokenEncoder',
+        'prompt': 'mmmrmllm.text.detection_prompt '
+                  'DetectionPromptGenerator',
         'dataset': 'mmmrmllm.datasets.cornershapes.text_dataset '
                    'CornerShapesTextDataset',
         'transform': 'mmmrmllm.datasets.transforms.formatting '

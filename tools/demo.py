@@ -282,20 +282,22 @@ def evaluate(cfg: Config, split: str, checkpoint: str, work_dir: str,
 
 @torch.no_grad()
 def mechanism_stats(runner: Runner) -> dict:
-    """Gate magnitudes and the across-image spread of the soft visual
-    tokens on up to 64 images of the runner's test set.
+    """Gate magnitudes (each mechanism's ``gate_parameters``) and the
+    across-image spread of the soft visual tokens on up to 64 images of
+    the runner's test set.
 
     Spread: the standard deviation of each soft-token element across
     images, averaged, divided by the standard deviation of all elements
     (1 = tokens as different between images as within; 0 = the same
     tokens for every image: a collapsed visual path).
     """
+    from mmmrmllm.models import mechanism_gates
     model = runner.model
     model.eval()
-    gates = {}
-    for name, p in model.named_parameters():
-        if name.split('.')[-1].endswith('gate'):
-            gates[name] = round(float(p.abs().mean()), 5)
+    gates = {
+        name: round(float(p.abs().mean()), 5)
+        for name, p in mechanism_gates(model).items()
+    }
     if model.language_projection is None:
         return dict(gates=gates, soft_token_spread=None)
     soft = []

@@ -1,4 +1,4 @@
-# Ablation of the tiny MR-MLLM: no PerceptionEncoder box/label tokens.
+# Ablation of the tiny MR-MLLM: no BoxTokenEncoder box/label tokens.
 from mmengine.config import read_base
 
 with read_base():

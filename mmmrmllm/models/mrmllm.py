@@ -3,8 +3,8 @@
 The whole forward pass is here, as named steps (see the class docstring);
 stateless helpers live in :mod:`.perception_pass` (detections and the
 state of a pass), :mod:`.sequence_assembly` (the LLM's sequences),
-:mod:`.wiring` (part configs) and :mod:`.mrmllm_args` (the constructor's
-groups); checkpoints of frozen parts in :mod:`.frozen_state`. The design
+:mod:`.detector_setup` / :mod:`.part_configs` (part configs) and
+:mod:`.mrmllm_args` (the constructor's groups); checkpoints of frozen parts in :mod:`.frozen_state`. The design
 is explained in docs/model.md.
 """
 import os
@@ -17,9 +17,16 @@ from torch import Tensor, nn
 
 from mmmrmllm.registry import MODELS
 from mmmrmllm.structures import MRMLLMDataSample, has_det_ann
+from mmmrmllm.text import DetectionPromptGenerator
 from mmmrmllm.utils.part_timer import timed_part
 
-from .detectors import build_detector_adapter, ensure_loop_info
+from .det_adapters import build_detector_adapter, ensure_loop_info
+from .detector_setup import (
+    build_detector,
+    detector_config,
+    load_detector_checkpoint,
+    neck_widths,
+)
 from .frozen_state import FrozenStateMixin
 from .instruction import (
     instructed_visual,
@@ -27,13 +34,20 @@ from .instruction import (
     load_instruction_tokenizer,
     resolve_instruction,
 )
+from .loss_scaling import scaled_losses
 from .mrmllm_args import (
     FLAT_KEYS,
     GROUP_DEFAULTS,
     accepts_flat_keywords,
     resolve_groups,
 )
-from .perception import PerceptionPromptGenerator
+from .part_configs import (
+    check_variant,
+    feedback_config,
+    fusion_config,
+    gt_schedule,
+    preprocessor_cfg,
+)
 from .perception_pass import (
     Detections,
     PerceptionState,
@@ -43,23 +57,11 @@ from .perception_pass import (
     select_feats,
 )
 from .pretraining.region_text import grounded_regions
+from .sample_checks import check_samples
 from .sequence_assembly import assemble_sequences, per_image
 from .soft_answer import soft_answer_loss
 from .utils.pretrained import load_instructblip
 from .utils.pretrained_config import fill_from_pretrained
-from .wiring import (
-    build_detector,
-    check_samples,
-    check_variant,
-    detector_config,
-    feedback_config,
-    fusion_config,
-    gt_schedule,
-    load_detector_checkpoint,
-    neck_widths,
-    preprocessor_cfg,
-    scaled_losses,
-)
 
 __all__ = ['MRMLLM', 'Detections', 'PerceptionState']
 
@@ -104,15 +106,15 @@ class MRMLLM(FrozenStateMixin, BaseModel):
         vision_encoder (dict, optional): e.g. :class:`HFVisionEncoder`.
             Defaults to None.
         fusion (dict, optional): :class:`SharedQueryFusion` config;
-            ``vision_dims`` / ``perception_dims`` are filled in. Defaults
+            ``vision_dims`` / ``det_feat_dims`` are filled in. Defaults
             to None.
         feedback (dict, optional): :class:`PerceptionFeedback` config.
             Defaults to None.
         perception_encoder (dict, optional): The box-token encoder's config
-            (:class:`PerceptionEncoder`); ``label_dims`` / ``out_dims`` are
+            (:class:`BoxTokenEncoder`); ``label_dims`` / ``out_dims`` are
             filled in. Defaults to None.
         prompt_generator (dict, optional):
-            :class:`PerceptionPromptGenerator` config. Defaults to None.
+            :class:`DetectionPromptGenerator` config. Defaults to None.
         llm (dict, optional): :class:`LLMHead` config. Defaults to None.
         data_preprocessor (dict, optional):
             :class:`MRMLLMDataPreprocessor` config; ``det`` defaults to the
@@ -293,14 +295,14 @@ class MRMLLM(FrozenStateMixin, BaseModel):
             dims = dict(fusion=self.fusion.memory_dims,
                         llm=self.llm.hidden_size)
             pe = dict(perception_encoder or {})
-            pe.setdefault('type', 'PerceptionEncoder')
+            pe.setdefault('type', 'BoxTokenEncoder')
             pe.setdefault('label_dims', self.llm.hidden_size)
             pe.setdefault('out_dims',
                           {t: dims[t] for t in tuple(box_token_targets)})
             self.perception_encoder = MODELS.build(pe)
         if self.use_perception_prompt:
             pg = dict(prompt_generator or {})
-            pg.setdefault('type', PerceptionPromptGenerator)
+            pg.setdefault('type', DetectionPromptGenerator)
             self.prompt_generator = MODELS.build(pg)
 
     def _build_instruction(self, use_instruction: bool,

@@ -16,7 +16,7 @@ from torch import Tensor
 from mmmrmllm.structures import has_det_ann
 from mmmrmllm.text import PerceptionObjects
 
-from .perception.gt_perception import GTPerceptionSchedule, corrupt_objects
+from .gt_schedule import GTPerceptionSchedule, corrupt_objects
 
 # Detections of one image for box tokens and the prompt: boxes (K, 4) xyxy
 # normalised to [0, 1], labels (K,), scores (K,) -- the same record the

@@ -45,7 +45,7 @@ def assemble_sequences(
             tokens appended to the visual embeddings.
         detections (Sequence, optional): Per-image normalised
             :class:`Detections` for the perception prompt.
-        prompt_generator (optional): :class:`PerceptionPromptGenerator`;
+        prompt_generator (optional): :class:`DetectionPromptGenerator`;
             None: no perception prompt.
         class_names (Sequence[str], optional): Names of the labels.
 

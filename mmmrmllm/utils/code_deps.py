@@ -194,7 +194,7 @@ def _served_by(types: Iterable) -> Set[str]:
     """The package modules that serve the library classes among ``types``
     through a table filled at import and looked up by class, not by name:
     the detector adapters (``register_detector_adapter``)."""
-    from mmmrmllm.models.detectors.adapters.base import adapter_class
+    from mmmrmllm.models.det_adapters.base import adapter_class
     out = set()
     for obj in types:
         if inspect.isclass(obj):

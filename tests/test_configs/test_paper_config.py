@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmmrmllm.models.detectors import build_detector_adapter
+from mmmrmllm.models.det_adapters import build_detector_adapter
 from mmmrmllm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

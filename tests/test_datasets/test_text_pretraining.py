@@ -21,12 +21,11 @@ from mmmrmllm.datasets.cornershapes.phrasings import (
     parse_question,
 )
 from mmmrmllm.datasets.cornershapes.questions import QUADRANTS
-from mmmrmllm.models.perception import PerceptionPromptGenerator
-from mmmrmllm.models.perception.gt_perception import corrupt_objects
 from mmmrmllm.registry import MODELS
+from mmmrmllm.text import DetectionPromptGenerator, corrupt_objects
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PROMPT = dict(type='PerceptionPromptGenerator', **TEXT_PROMPT)
+PROMPT = dict(type='DetectionPromptGenerator', **TEXT_PROMPT)
 
 
 def test_prompt_of_the_configs_is_the_tokenizers():
@@ -38,7 +37,7 @@ def test_prompt_of_the_configs_is_the_tokenizers():
 
 
 def test_text_items_are_deterministic_and_answer_from_the_scene():
-    gen = CornerShapesText(PerceptionPromptGenerator(**TEXT_PROMPT), seed=3,
+    gen = CornerShapesText(DetectionPromptGenerator(**TEXT_PROMPT), seed=3,
                            corrupt_prob=0.0)
     assert gen[5] == gen[5] and gen[5] != gen[6]
     used = set()
@@ -62,7 +61,7 @@ def test_text_items_are_deterministic_and_answer_from_the_scene():
                 assert f'{where} {a}' in item['perception']
     assert len(used) >= 10
     # the templates on request; the scene does not change with the wording
-    plain = CornerShapesText(PerceptionPromptGenerator(**TEXT_PROMPT),
+    plain = CornerShapesText(DetectionPromptGenerator(**TEXT_PROMPT),
                              seed=3, corrupt_prob=0.0, phrasing='template')
     assert plain[7]['perception'] == gen[7]['perception']
     assert all(parse_question(q).phrasing == TEMPLATES[t] for q, t in zip(

@@ -239,7 +239,7 @@ def test_project_config(tmp_path):
         'import sys',
         f'sys.path[:0] = [{str(tmp_path)!r}, {ROOT!r}]',
         'from mmengine.config import Config',
-        'from mmmrmllm.models.detectors import build_detector_adapter',
+        'from mmmrmllm.models.det_adapters import build_detector_adapter',
         'from mmmrmllm.registry import MODELS',
         'from mmmrmllm.utils import register_all_modules',
         'register_all_modules()',
@@ -271,6 +271,11 @@ def test_mechanism(example, tmp_path, monkeypatch, capsys):
     assert cls.__module__ == 'projects.PooledFeedback.pooled_feedback'
     assert cls.__name__ == 'PooledFeedback'
     assert feedback.gate.shape == (32, )  # the neck's width, filled in
+    # a subclass of the contract, its gate found through it
+    from mmmrmllm.models import BaseFeedback
+    assert isinstance(feedback, BaseFeedback)
+    assert ns['gates']['feedback.gate'] is feedback.gate
+    assert 'fusion.p_gate' in ns['gates']
     assert torch.isfinite(ns['loss'])
     # the zero gate gets a gradient and opens in one step ...
     assert feedback.gate.grad.abs().sum() > 0

@@ -4,7 +4,7 @@ import pytest
 from mmengine.logging import MessageHub
 
 from mmmrmllm.engine.hooks import EpochFromIterHook
-from mmmrmllm.models.detectors import ensure_loop_info
+from mmmrmllm.models.det_adapters import ensure_loop_info
 
 
 def runner_at(it, loader_len=10):

@@ -233,11 +233,11 @@ def test_register_an_adapter_for_a_new_detector(tok):
     before) gets an adapter by a decorator, and the joint model uses it."""
     from tiny_models import detector_cfg
 
-    from mmmrmllm.models.detectors import (
+    from mmmrmllm.models.det_adapters import (
+        _ADAPTERS,
         SingleStageAdapter,
         register_detector_adapter,
     )
-    from mmmrmllm.models.detectors.adapters import _ADAPTERS
 
     @register_detector_adapter(OwnLossDetector, force=True)
     class OwnLossAdapter(SingleStageAdapter):
@@ -261,7 +261,7 @@ def test_an_adapter_of_two_methods_gets_loss_and_predict(tok):
     """An adapter that writes only loss_from_feats and predict_from_feats
     gets loss_and_predict_from_feats from the base: the same losses, and
     the eval-mode predictions, with the detector left in training mode."""
-    from mmmrmllm.models.detectors import BaseDetectorAdapter
+    from mmmrmllm.models.det_adapters import BaseDetectorAdapter
     torch.manual_seed(0)
     model = MODELS.build(mrmllm_cfg('fcos', tok))
     family = model.det_adapter

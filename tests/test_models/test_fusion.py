@@ -34,7 +34,7 @@ def tiny_instructblip(path, text='llama'):
 
 def test_qformer_matches_instructblip(tmp_path):
     hf = tiny_instructblip(str(tmp_path))
-    fusion = SharedQueryFusion(vision_dims=32, perception_dims=16,
+    fusion = SharedQueryFusion(vision_dims=32, det_feat_dims=16,
                                **fusion_cfg()).eval()
     report = load_qformer(fusion, str(tmp_path))
     assert not report['unexpected']
@@ -70,7 +70,7 @@ def test_qformer_matches_instructblip(tmp_path):
 
 @pytest.mark.parametrize('mode', ['sum', 'concat'])
 def test_gates_and_gradients(mode):
-    fusion = SharedQueryFusion(vision_dims=32, perception_dims=16,
+    fusion = SharedQueryFusion(vision_dims=32, det_feat_dims=16,
                                perception_merge=mode, **fusion_cfg())
     image = torch.randn(2, 17, 32)
     feats = [torch.randn(2, 16, 8, 8, requires_grad=True)]
@@ -107,7 +107,7 @@ def test_resample_ignores_padding():
 def test_levels_of_different_widths(mode):
     """Per-level 1x1 projections (YOLOv3 / SSD necks): every level's
     features reach the queries once the gates open."""
-    fusion = SharedQueryFusion(vision_dims=32, perception_dims=[8, 16, 24],
+    fusion = SharedQueryFusion(vision_dims=32, det_feat_dims=[8, 16, 24],
                                perception_merge=mode, **fusion_cfg())
     assert len(fusion.p_level_proj) == 3
     image = torch.randn(2, 17, 32)
@@ -124,9 +124,9 @@ def test_levels_of_different_widths(mode):
     out = fusion(image, 1, (4, 4), **kw)
     (out * torch.randn_like(out)).sum().backward()
     assert all(f.grad.abs().sum() > 0 for f in feats)
-    with pytest.raises(ValueError, match='perception_dims'):
+    with pytest.raises(ValueError, match='det_feat_dims'):
         fusion(image, 1, (4, 4), **dict(kw, perception_feats=feats[:2]))
     # one width as a list: the single projection of before
-    one = SharedQueryFusion(vision_dims=32, perception_dims=[16, 16],
+    one = SharedQueryFusion(vision_dims=32, det_feat_dims=[16, 16],
                             **fusion_cfg())
     assert one.p_level_proj is None

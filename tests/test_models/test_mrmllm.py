@@ -257,7 +257,7 @@ def test_load_instructblip(tok, tmp_path):
 def test_gt_perception_schedule(tok):
     from mmengine.logging import MessageHub
 
-    from mmmrmllm.models.perception.gt_perception import GTPerceptionSchedule
+    from mmmrmllm.models.gt_schedule import GTPerceptionSchedule
     sched = GTPerceptionSchedule(prob_start=1.0, prob_end=0.2,
                                  decay_iters=10)
     assert [sched.prob(i) for i in (0, 5, 10, 50)] == \
@@ -296,7 +296,7 @@ def test_explicit_widths_for_a_neck_without_one(tok, monkeypatch):
     YOLOv3's): the widths come from one blank-image forward; where that
     fails, the widths given in the config are used, and only their absence
     is an error (the check ran even when they were set)."""
-    import mmmrmllm.models.wiring as mrmllm_module
+    import mmmrmllm.models.detector_setup as mrmllm_module
     monkeypatch.setattr(mrmllm_module, 'neck_channels', lambda cfg: None)
     probed = MODELS.build(mrmllm_cfg('retinanet', tok))
     assert probed.neck_channels == [256] * 5
@@ -304,13 +304,13 @@ def test_explicit_widths_for_a_neck_without_one(tok, monkeypatch):
 
     def no_forward(detector):
         raise ValueError('cannot read the detector neck widths (...); set '
-                         'fusion.perception_dims and feedback.in_channels')
+                         'fusion.det_feat_dims and feedback.in_channels')
 
     monkeypatch.setattr(mrmllm_module, 'probe_neck_channels', no_forward)
-    with pytest.raises(ValueError, match='set fusion.perception_dims'):
+    with pytest.raises(ValueError, match='set fusion.det_feat_dims'):
         MODELS.build(mrmllm_cfg('retinanet', tok))
     cfg = mrmllm_cfg('retinanet', tok)
-    cfg['fusion'] = dict(cfg['fusion'], perception_dims=256)
+    cfg['fusion'] = dict(cfg['fusion'], det_feat_dims=256)
     with pytest.raises(ValueError, match='feedback.in_channels'):
         MODELS.build(cfg)
     cfg['feedback'] = dict(cfg['feedback'], in_channels=256)

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from mmmrmllm.models import (
-    PerceptionEncoder,
+    BoxTokenEncoder,
+    DetectionPromptGenerator,
     PerceptionFeedback,
-    PerceptionPromptGenerator,
 )
 
 NAMES = ['circle', 'square', 'triangle']
@@ -18,11 +18,11 @@ def dets():
 
 def test_prompt_generator_options():
     boxes, labels, scores = dets()
-    gen = PerceptionPromptGenerator(score_thr=0.3)
+    gen = DetectionPromptGenerator(score_thr=0.3)
     text = gen(boxes, labels, scores, NAMES)
     assert text == ('Detected: circle [0.100, 0.200, 0.300, 0.400] 0.90; '
                     'circle [0.000, 0.600, 0.200, 0.900] 0.60.\n')
-    gen = PerceptionPromptGenerator(
+    gen = DetectionPromptGenerator(
         score_thr=0.0, max_objects=2, coord_style='int999', sort='position',
         with_counts=True, object_template='{name} {box}')
     text = gen(boxes, labels, scores, NAMES)
@@ -34,15 +34,15 @@ def test_prompt_generator_options():
     assert gen.render(objects, NAMES, num_drop=5) == gen.empty_text
     empty = torch.zeros(0, 4), torch.zeros(0).long(), torch.zeros(0)
     assert gen(*empty, NAMES) == 'Detected: no objects.\n'
-    drop = PerceptionPromptGenerator(score_thr=0.0, drop_rate=1.0)
+    drop = DetectionPromptGenerator(score_thr=0.0, drop_rate=1.0)
     assert len(drop.select(boxes, labels, scores, training=True)) == 0
     assert len(drop.select(boxes, labels, scores, training=False)) == 3
     with pytest.raises(ValueError):
-        PerceptionPromptGenerator(coord_style='pixels')
+        DetectionPromptGenerator(coord_style='pixels')
 
 
 def test_perception_encoder_tokens():
-    enc = PerceptionEncoder(label_dims=8, out_dims=dict(fusion=16, llm=12),
+    enc = BoxTokenEncoder(label_dims=8, out_dims=dict(fusion=16, llm=12),
                             embed_dims=32, num_freqs=4)
     boxes, labels, scores = dets()
     label_embeds = torch.randn(4, 8)  # 4th: a class never trained on
@@ -54,7 +54,7 @@ def test_perception_encoder_tokens():
     assert mask.sum(1).tolist() == [3, 0, 1]
     assert [t.shape[0] for t in enc.split(*out['llm'])] == [3, 0, 1]
     with pytest.raises(ValueError):
-        PerceptionEncoder(label_dims=8, out_dims=dict(decoder=4))
+        BoxTokenEncoder(label_dims=8, out_dims=dict(decoder=4))
 
 
 def test_feedback_zero_gate_is_identity():
@@ -76,7 +76,7 @@ def test_feedback_zero_gate_is_identity():
 def test_feedback_with_levels_of_different_widths():
     """YOLOv3 / SSD necks: each level keeps its width; zero gates leave the
     features untouched, open gates change every level."""
-    from mmmrmllm.models.perception import PerceptionFeedback
+    from mmmrmllm.models.feedback import PerceptionFeedback
     fb = PerceptionFeedback(in_channels=[8, 16, 32], query_dims=12,
                             num_heads=4)
     assert fb.level_embed.shape == (3, 32)
@@ -102,13 +102,13 @@ def test_gates_can_start_open():
     from tiny_models import fusion_cfg
 
     from mmmrmllm.models import SharedQueryFusion
-    from mmmrmllm.models.perception import PerceptionFeedback
+    from mmmrmllm.models.feedback import PerceptionFeedback
     fb = PerceptionFeedback(in_channels=16, query_dims=12, gate_init=0.1)
     assert torch.allclose(fb.gate, torch.full((16, ), 0.1))
     fb = PerceptionFeedback(in_channels=[8, 16], query_dims=12,
                             gate_init=0.1)
     assert all(torch.allclose(g, torch.full_like(g, 0.1))
                for g in fb.level_gates)
-    fusion = SharedQueryFusion(vision_dims=32, perception_dims=16,
+    fusion = SharedQueryFusion(vision_dims=32, det_feat_dims=16,
                                p_gate_init=0.1, **fusion_cfg())
     assert fusion.p_gate.item() == pytest.approx(0.1)

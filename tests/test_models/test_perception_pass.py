@@ -3,7 +3,7 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 
-from mmmrmllm.models.perception.gt_perception import GTPerceptionSchedule
+from mmmrmllm.models.gt_schedule import GTPerceptionSchedule
 from mmmrmllm.models.perception_pass import (
     Detections,
     gt_detections,

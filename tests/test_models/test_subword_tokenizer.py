@@ -3,11 +3,13 @@ import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from mmmrmllm.models.llm import train_subword_tokenizer
-from mmmrmllm.models.perception.prompt_generator import (
-    PerceptionPromptGenerator,
-)
 from mmmrmllm.registry import MODELS
-from mmmrmllm.text import cell_name, grid_cells, point_cell
+from mmmrmllm.text import (
+    DetectionPromptGenerator,
+    cell_name,
+    grid_cells,
+    point_cell,
+)
 
 CORPUS = [
     'Counts: circle 2, square 0. Objects: top-left circle.\n'
@@ -148,7 +150,7 @@ def test_llm_head_trains_with_subword_tokenizer(tmp_path):
 
 
 def test_count_template_and_x_order():
-    gen = PerceptionPromptGenerator(
+    gen = DetectionPromptGenerator(
         template='{counts}Objects: {objects}.',
         counts_template='Counts: {counts}. ',
         count_template='{plural} {count}',
@@ -167,7 +169,7 @@ def test_count_template_and_x_order():
 
 
 def test_grid_coordinates_and_zero_counts():
-    gen = PerceptionPromptGenerator(
+    gen = DetectionPromptGenerator(
         template='{counts}Objects: {objects}.',
         object_template='{name} {box}',
         coord_style='grid',
@@ -183,7 +185,7 @@ def test_grid_coordinates_and_zero_counts():
     empty = gen(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long),
                 torch.zeros(0), names)
     assert empty.startswith('Counts: 0 circle, 0 square, 0 triangle.')
-    three = PerceptionPromptGenerator(
+    three = DetectionPromptGenerator(
         coord_style='grid', grid_size=3, object_template='{name} {box}')
     text = three(
         torch.tensor([[0.4, 0.4, 0.6, 0.6], [0.0, 0.4, 0.2, 0.6]]),
@@ -197,11 +199,11 @@ def test_prompt_nms_removes_repeated_objects():
     labels = torch.tensor([0, 0, 1, 0])
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
     kwargs = dict(template='{counts}', with_counts=True)
-    plain = PerceptionPromptGenerator(**kwargs)
+    plain = DetectionPromptGenerator(**kwargs)
     assert plain(boxes, labels, scores, ['circle', 'square']) == \
         'Counts: 3 circle, 1 square. '
     # the repeated circle goes; the square on the same spot stays
-    nms = PerceptionPromptGenerator(nms_iou_thr=0.5, **kwargs)
+    nms = DetectionPromptGenerator(nms_iou_thr=0.5, **kwargs)
     assert nms(boxes, labels, scores, ['circle', 'square']) == \
         'Counts: 2 circle, 1 square. '
 

@@ -1,15 +1,15 @@
-"""Building helpers of the joint model."""
+"""Building helpers of the joint model (detector set-up, part configs,
+loss scaling)."""
 import pytest
 import torch
 
-from mmmrmllm.models.wiring import (
-    check_variant,
+from mmmrmllm.models.detector_setup import (
     detector_config,
     drop_mask_branch,
     neck_channels,
-    preprocessor_cfg,
-    scaled_losses,
 )
+from mmmrmllm.models.loss_scaling import scaled_losses
+from mmmrmllm.models.part_configs import check_variant, preprocessor_cfg
 
 
 def test_neck_channels_from_config():

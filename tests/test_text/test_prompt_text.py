@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmmrmllm.text import (
-    PerceptionPromptGenerator,
+    DetectionPromptGenerator,
     grid_cells,
     plural,
     point_cell,
@@ -53,7 +53,7 @@ def _boxes():
     ('area', 'circle, triangle, square'),  # largest first
 ])
 def test_sort_orders(sort, order):
-    gen = PerceptionPromptGenerator(template='{objects}',
+    gen = DetectionPromptGenerator(template='{objects}',
                                     object_template='{name}',
                                     separator=', ', sort=sort)
     assert gen(*_boxes(), NAMES) == order
@@ -64,18 +64,18 @@ def test_box_text_styles():
     one = (box, torch.tensor([0]), torch.ones(1), NAMES)
     kw = dict(template='{objects}', object_template='{box}')
     # centre (0.6, 0.75): right of and below the middle
-    assert PerceptionPromptGenerator(coord_style='grid', **kw)(
+    assert DetectionPromptGenerator(coord_style='grid', **kw)(
         *one) == 'bottom-right'
-    assert PerceptionPromptGenerator(coord_style='grid', grid_size=3,
+    assert DetectionPromptGenerator(coord_style='grid', grid_size=3,
                                      **kw)(*one) == 'bottom'
-    assert PerceptionPromptGenerator(**kw)(*one) == (
+    assert DetectionPromptGenerator(**kw)(*one) == (
         '[0.400, 0.500, 0.800, 1.000]')
-    assert PerceptionPromptGenerator(coord_style='int999', **kw)(
+    assert DetectionPromptGenerator(coord_style='int999', **kw)(
         *one) == '[400, 500, 800, 999]'
 
 
 def test_defaults_selection_and_drop():
-    gen = PerceptionPromptGenerator(template='{objects}',
+    gen = DetectionPromptGenerator(template='{objects}',
                                     object_template='{name}',
                                     separator=' ')
     n = 12
@@ -89,7 +89,7 @@ def test_defaults_selection_and_drop():
     assert len(gen(boxes, labels, scores, NAMES, num_drop=3).split()) == 7
     # no drop by default, even in training; a drop rate of 1 drops all
     assert len(gen.select(boxes, labels, scores, training=True)) == 10
-    dropping = PerceptionPromptGenerator(drop_rate=1.0)
+    dropping = DetectionPromptGenerator(drop_rate=1.0)
     random.seed(0)
     assert len(dropping.select(boxes, labels, scores, training=True)) == 0
     assert len(dropping.select(boxes, labels, scores)) == 10
@@ -105,4 +105,4 @@ def test_defaults_selection_and_drop():
 ])
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        PerceptionPromptGenerator(**kwargs)
+        DetectionPromptGenerator(**kwargs)

@@ -38,7 +38,7 @@ def test_each_stage_runs_its_own_parts(files):
     det, lm, mllm = files['detector'], files['language'], files['mllm']
     # the model of each stage, through its string type in the config
     assert 'mmmrmllm/models/mrmllm.py' in det
-    assert 'mmmrmllm/models/detectors/adapters/detr.py' in det
+    assert 'mmmrmllm/models/det_adapters/detr.py' in det
     assert 'mmmrmllm/models/language_pretrainer.py' in lm
     assert 'mmmrmllm/models/language_pretrainer.py' not in det
     assert 'mmmrmllm/models/fusion/qformer_layers.py' in mllm

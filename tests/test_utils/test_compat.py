@@ -175,7 +175,7 @@ def test_url_checkpoint_in_the_model_and_runner_paths(evil_cache):
     with pytest.raises(RuntimeError, match='cannot load checkpoint'):
         load_checkpoint(torch.nn.Linear(1, 1),
                         'https://example.invalid/evil.pth')
-    from mmmrmllm.models.wiring import load_detector_checkpoint
+    from mmmrmllm.models.detector_setup import load_detector_checkpoint
     with pytest.raises(RuntimeError, match='cannot load checkpoint'):
         load_detector_checkpoint(torch.nn.Linear(1, 1),
                                  'http://example.invalid/evil.pth')

@@ -134,11 +134,11 @@ def test_edits_retrain_the_stages_that_run_them(tmp_path, package):
         {n: s.key for n, s in first.items()}
     assert all(s.cached() is not None for s in again.values())
 
-    package('models/detectors/adapters/detr.py')
+    package('models/det_adapters/detr.py')
     after = _stages(data, root)
     assert after['detector'].cached() is None
     assert after['detector'].reason() == (
-        'code changed: mmmrmllm/models/detectors/adapters/detr.py')
+        'code changed: mmmrmllm/models/det_adapters/detr.py')
     assert after['language'].cached() is not None
     assert after['mllm'].cached() is not None
 

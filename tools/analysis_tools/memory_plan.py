@@ -131,7 +131,7 @@ def _vision_run(cfg, layers, _):
 
 
 def _fusion_run(cfg, layers, det_size):
-    from mmmrmllm.models.wiring import fusion_config
+    from mmmrmllm.models.part_configs import fusion_config
     from mmmrmllm.registry import MODELS
     m = cfg.model
     width = m.perception_encoder.embed_dims

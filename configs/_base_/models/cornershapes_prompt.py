@@ -7,6 +7,6 @@
 # mmmrmllm.datasets.cornershapes.TEXT_PROMPT, from which the benchmark's
 # tokenizer learns its words.
 from mmmrmllm.datasets.cornershapes import TEXT_PROMPT
-from mmmrmllm.models import PerceptionPromptGenerator
+from mmmrmllm.models import DetectionPromptGenerator
 
-prompt_generator = dict(type=PerceptionPromptGenerator, **TEXT_PROMPT.build())
+prompt_generator = dict(type=DetectionPromptGenerator, **TEXT_PROMPT.build())

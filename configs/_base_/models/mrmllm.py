@@ -6,12 +6,12 @@
 # (`model.fusion.update(num_queries=..., ...)`).
 from mmmrmllm.models import (
     MRMLLM,
+    BoxTokenEncoder,
+    DetectionPromptGenerator,
     HFVisionEncoder,
     LLMHead,
     MRMLLMDataPreprocessor,
-    PerceptionEncoder,
     PerceptionFeedback,
-    PerceptionPromptGenerator,
     SharedQueryFusion,
 )
 
@@ -31,8 +31,8 @@ model = dict(
     fusion=dict(type=SharedQueryFusion),
     feedback=dict(type=PerceptionFeedback, num_levels=4, num_heads=8),
     # detections as box/label tokens and as prompt text
-    perception_encoder=dict(type=PerceptionEncoder),
-    prompt_generator=dict(type=PerceptionPromptGenerator),
+    perception_encoder=dict(type=BoxTokenEncoder),
+    prompt_generator=dict(type=DetectionPromptGenerator),
     llm=dict(type=LLMHead),
     # the mechanisms' switches (the ablations turn them off one at a time)
     couplings=dict(

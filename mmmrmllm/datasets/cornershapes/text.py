@@ -8,7 +8,7 @@ questions come from the benchmark's own question builders
 (:func:`questions.image_questions`), worded in the training phrasings by
 default, so the language stage sees the questions the joint stage asks.
 The perception prompt is written by a
-:class:`PerceptionPromptGenerator` from the ground-truth objects, optionally
+:class:`DetectionPromptGenerator` from the ground-truth objects, optionally
 corrupted like a detector's output (objects dropped, spurious ones added,
 boxes jittered) so that the LLM learns that perception is noisy.
 """
@@ -87,7 +87,7 @@ class CornerShapesText:
     perception text and every question the templates can ask about it.
 
     Args:
-        prompt_generator: A :class:`PerceptionPromptGenerator` (or its
+        prompt_generator: A :class:`DetectionPromptGenerator` (or its
             config dict) that writes the perception text.
         classes (Sequence[str]): Shape classes.
         seed (int): Random seed.
@@ -200,7 +200,7 @@ class CornerShapesText:
         return out
 
 
-# The perception prompt of the main job (PerceptionPromptGenerator kwargs;
+# The perception prompt of the main job (DetectionPromptGenerator kwargs;
 # configs/_base_/models/cornershapes_prompt.py is the same), made for a
 # small LM to read with one look-up per question: each count follows its
 # class name ("How many circles" -> "circle 2") and each position comes

@@ -43,7 +43,7 @@ class CornerShapesTextDataset(Dataset):
     ``question_types``.
 
     Args:
-        prompt_generator (dict): :class:`PerceptionPromptGenerator` config,
+        prompt_generator (dict): :class:`DetectionPromptGenerator` config,
             the same as the joint model's.
         num_samples (int): Scenes in the generated source.
         seed (int): Seed of the generated source.

@@ -3,7 +3,7 @@ text, for the LLM pre-trained on it (the language stage)."""
 import os.path as osp
 from typing import Dict, List, Sequence
 
-from mmmrmllm.text import PerceptionPromptGenerator, train_subword_tokenizer
+from mmmrmllm.text import DetectionPromptGenerator, train_subword_tokenizer
 
 from .questions import QUADRANTS
 from .render import ALL_COLOURS, SHAPES
@@ -46,7 +46,7 @@ def tokenizer_corpus(classes: Sequence[str],
                 texts.append(q['question'])
                 texts.extend(q.get('answers', []))
     prompts = CornerShapesText(
-        PerceptionPromptGenerator(**TEXT_PROMPT), classes, seed=1)
+        DetectionPromptGenerator(**TEXT_PROMPT), classes, seed=1)
     return texts + prompts.texts(num_scenes)
 
 

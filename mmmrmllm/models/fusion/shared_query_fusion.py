@@ -1,13 +1,14 @@
 """SharedQueryFusion: the paper's shared query fusion (Eq. 1)."""
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmmrmllm.registry import MODELS
+from mmmrmllm.utils.deprecation import warn_renamed
 
+from .base import BaseFusion
 from .qformer_layers import QFormerEmbeddings, QFormerEncoder, QFormerLayer
 
 
@@ -85,7 +86,7 @@ QFORMER_KEYS = (('vocab_size', 'vocab_size'), ('hidden_size', 'hidden_size'),
                 ('cross_attention_frequency', 'cross_attention_frequency'))
 
 @MODELS.register_module()
-class SharedQueryFusion(BaseModule):
+class SharedQueryFusion(BaseFusion):
     """Learned queries fused with the MLLM's visual tokens and the
     detector's features (MR-MLLM's shared query fusion).
 
@@ -107,10 +108,10 @@ class SharedQueryFusion(BaseModule):
 
     Args:
         vision_dims (int): Width of the encoder tokens ``Vf_m``.
-        perception_dims (int | Sequence[int], optional): Channels of the
+        det_feat_dims (int | Sequence[int], optional): Channels of the
             detector neck ``Vf_p``, one per level where the levels differ
             (each level then gets its own 1x1 projection). None: no
-            perception features.
+            detector features.
         num_queries (int): Number of shared queries.
         hidden_size (int): Query width.
         num_layers (int): Number of blocks.
@@ -132,11 +133,12 @@ class SharedQueryFusion(BaseModule):
             (``perception_merge='sum'``); 0 (default) starts with the
             perception term switched off.
         init_cfg (dict, optional): Initialisation config.
+        perception_dims: Deprecated name of ``det_feat_dims``.
     """
 
     def __init__(self,
                  vision_dims: int,
-                 perception_dims: Optional[int] = None,
+                 det_feat_dims: Optional[int] = None,
                  num_queries: int = 32,
                  hidden_size: int = 768,
                  num_layers: int = 12,
@@ -153,13 +155,18 @@ class SharedQueryFusion(BaseModule):
                  hidden_act: str = 'gelu',
                  pad_token_id: int = 0,
                  p_gate_init: float = 0.0,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 init_cfg: Optional[dict] = None,
+                 perception_dims: Optional[int] = None) -> None:
+        if perception_dims is not None:
+            warn_renamed('SharedQueryFusion(perception_dims=...)',
+                         'det_feat_dims')
+            det_feat_dims = perception_dims
+        super().__init__(vision_dims, det_feat_dims, num_queries,
+                         hidden_size, memory_dims, init_cfg)
         if perception_merge not in ('sum', 'concat'):
             raise ValueError("perception_merge must be 'sum' or 'concat', "
                              f'got {perception_merge!r}')
         self.perception_merge = perception_merge
-        self.num_queries = num_queries
         # the Q-Former's own settings under HF's InstructBlipQFormerConfig
         # names (what an exported InstructBLIP directory records)
         args = dict(vocab_size=vocab_size, hidden_size=hidden_size,
@@ -173,8 +180,6 @@ class SharedQueryFusion(BaseModule):
         self.qformer_config = {hf: args[ours] for ours, hf in QFORMER_KEYS}
         self.qformer_config['encoder_hidden_size'] = memory_dims or \
             vision_dims
-        self.hidden_size = hidden_size
-        self.memory_dims = memory_dims or vision_dims
         self.query_tokens = nn.Parameter(
             torch.zeros(1, num_queries, hidden_size))
         nn.init.normal_(self.query_tokens, std=0.02)
@@ -191,11 +196,10 @@ class SharedQueryFusion(BaseModule):
         ])
         self.v_proj = nn.Identity() if self.memory_dims == vision_dims \
             else nn.Linear(vision_dims, self.memory_dims)
-        self.perception_dims = perception_dims
         self.p_level_proj = None
-        if perception_dims is not None:
-            widths = list(perception_dims) if isinstance(
-                perception_dims, (list, tuple)) else [perception_dims]
+        if det_feat_dims is not None:
+            widths = list(det_feat_dims) if isinstance(
+                det_feat_dims, (list, tuple)) else [det_feat_dims]
             if len(set(widths)) == 1:
                 self.p_proj = nn.Sequential(
                     nn.Linear(widths[0], self.memory_dims),
@@ -225,8 +229,8 @@ class SharedQueryFusion(BaseModule):
             if len(perception_feats) != len(self.p_level_proj):
                 raise ValueError(
                     f'{len(perception_feats)} neck levels, but the '
-                    f'fusion was built for perception_dims='
-                    f'{list(self.perception_dims)}')
+                    f'fusion was built for det_feat_dims='
+                    f'{list(self.det_feat_dims)}')
             perception_feats = [
                 proj(f) for proj, f in zip(self.p_level_proj,
                                            perception_feats)
@@ -234,43 +238,14 @@ class SharedQueryFusion(BaseModule):
         p = resample_to_grid(perception_feats, valid_hw, pad_hw, grid)
         return self.p_proj(p)
 
-    def forward(self,
-                visual_tokens: Tensor,
-                num_prefix_tokens: int = 0,
-                grid: Optional[Tuple[int, int]] = None,
-                perception_feats: Optional[Sequence[Tensor]] = None,
-                valid_hw: Optional[List[Tuple[int, int]]] = None,
-                pad_hw: Optional[Tuple[int, int]] = None,
-                perception_tokens: Optional[Tensor] = None,
-                perception_mask: Optional[Tensor] = None,
-                instruction_ids: Optional[Tensor] = None,
-                instruction_mask: Optional[Tensor] = None) -> Tensor:
-        """Compute the shared queries.
-
-        Args:
-            visual_tokens (Tensor): ``Vf_m``, (B, L, Cv) = prefix + patches.
-            num_prefix_tokens (int): Leading CLS/extra tokens in L.
-            grid (tuple[int, int], optional): Patch grid (gh, gw),
-                ``gh * gw == L - num_prefix_tokens``.
-            perception_feats (Sequence[Tensor], optional): ``Vf_p``, neck
-                levels (B, Cp, Hl, Wl).
-            valid_hw (list[tuple[int, int]], optional): Per-sample valid
-                (h, w) in the padded detector input.
-            pad_hw (tuple[int, int], optional): Padded input size.
-            perception_tokens (Tensor, optional): Embedded detections,
-                (B, P, Cm).
-            perception_mask (Tensor, optional): (B, P) bool, True = valid.
-            instruction_ids (Tensor, optional): (B, T) instruction ids.
-            instruction_mask (Tensor, optional): (B, T) 1 = valid.
-
-        Returns:
-            Tensor: Shared queries ``Q_shared``, (B, Nq, hidden_size).
-        """
-        memory, perception = self.memory(
-            visual_tokens, num_prefix_tokens, grid, perception_feats,
-            valid_hw, pad_hw, perception_tokens, perception_mask)
-        return self.query(memory, perception, instruction_ids,
-                          instruction_mask)
+    def gate_parameters(self) -> Dict[str, nn.Parameter]:
+        """``p_gate`` (Eq. 1, ``'sum'`` with detector features) and each
+        cross-attention layer's ``perception_gate``."""
+        return {
+            n: p
+            for n, p in self.named_parameters()
+            if n == 'p_gate' or n.endswith('.perception_gate')
+        }
 
     def memory(self,
                visual_tokens: Tensor,
@@ -285,11 +260,12 @@ class SharedQueryFusion(BaseModule):
         """What the queries attend to, which depends on the image alone
         (several questions about one image compute it once): the
         cross-attention memory (B, L, C) and the perception branch
-        (tokens, additive mask) or None. Arguments as :meth:`forward`.
+        (tokens, additive mask) or None. Arguments as
+        :meth:`BaseFusion.forward`.
         """
         memory = self.v_proj(visual_tokens)
         branch_tokens, branch_masks = [], []
-        if perception_feats is not None and self.perception_dims is not None:
+        if perception_feats is not None and self.det_feat_dims is not None:
             p = self._project_feats(perception_feats, valid_hw, pad_hw, grid)
             if self.perception_merge == 'sum':
                 p = F.pad(p, (0, 0, num_prefix_tokens, 0))

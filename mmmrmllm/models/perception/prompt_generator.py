@@ -1,7 +1,5 @@
-"""Kept for the old import path: the prompt generator lives in
-:mod:`mmmrmllm.text.perception_prompt` (the data side writes the text
-corpus with it too)."""
-from mmmrmllm.text.perception_prompt import (
+"""Deprecated: see :mod:`mmmrmllm.text.detection_prompt`."""
+from ._moved import (
     GRID_WORDS,
     PerceptionObjects,
     PerceptionPromptGenerator,

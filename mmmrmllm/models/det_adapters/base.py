@@ -201,7 +201,7 @@ def build_detector_adapter(detector: nn.Module) -> BaseDetectorAdapter:
                         f'{sub.__name__} overrides {sorted(own)} of '
                         f'{cls.__name__}, so its loss/predict cannot run on '
                         'given features. Write an adapter for it (see '
-                        'mmmrmllm/models/detectors/adapters/).')
+                        'mmmrmllm/models/det_adapters/).')
             return _ADAPTERS[cls](detector)
     supported = ', '.join(c.__name__ for c in _ADAPTERS)
     raise NotImplementedError(
