@@ -10,6 +10,12 @@ from .detectors import (
 from .fusion import SharedQueryFusion
 from .language_pretrainer import LanguagePretrainer
 from .llm import LLMHead
+from .mllm_directory import (
+                             MLLMDirectory,
+                             load_instructblip,
+                             load_qformer,
+                             save_instructblip,
+)
 from .mrmllm import MRMLLM
 from .perception import (
                         PerceptionEncoder,
@@ -17,7 +23,6 @@ from .perception import (
                         PerceptionPromptGenerator,
 )
 from .pretraining import RegionTextContrastive
-from .utils import load_instructblip, load_qformer, save_instructblip
 from .vision_encoders import HFVisionEncoder, MMVisionEncoder, VisualTokens
 
 __all__ = [
@@ -27,5 +32,5 @@ __all__ = [
     'PerceptionEncoder', 'PerceptionFeedback', 'PerceptionPromptGenerator',
     'RegionTextContrastive',
     'HFVisionEncoder', 'MMVisionEncoder', 'VisualTokens', 'load_instructblip',
-    'load_qformer', 'save_instructblip'
+    'load_qformer', 'save_instructblip', 'MLLMDirectory'
 ]

@@ -5,7 +5,6 @@ perception forward is in :mod:`.perception_pass`, the LLM's sequences in
 :mod:`.sequence_assembly`, checkpoints of frozen parts in
 :mod:`.frozen_state` and detector-config helpers in :mod:`.wiring`.
 """
-import os
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -20,19 +19,14 @@ from mmmrmllm.utils.part_timer import timed_part
 
 from .detectors import build_detector_adapter
 from .frozen_state import FrozenStateMixin
-from .instruction import (
-    instructed_visual,
-    instruction_texts,
-    load_instruction_tokenizer,
-    resolve_instruction,
-)
+from .instruction import instructed_visual, instruction_texts
+from .mllm_directory import MLLM_PARTS  # noqa: F401 (its old home)
+from .mllm_directory import MLLMDirectory, resolve_instruction
 from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
 from .pretraining.region_text import grounded_regions
 from .sequence_assembly import assemble_sequences, per_image
 from .soft_answer import soft_answer_loss
-from .utils.pretrained import load_instructblip
-from .utils.pretrained_config import fill_from_pretrained
 from .wiring import (
     build_detector,
     check_samples,
@@ -48,9 +42,6 @@ from .wiring import (
 )
 
 __all__ = ['MRMLLM', 'Detections', 'PerceptionState']
-
-# the parts an InstructBLIP / BLIP-2 directory provides weights for
-MLLM_PARTS = ('vision_encoder', 'fusion', 'language_projection', 'llm')
 
 
 @MODELS.register_module()
@@ -255,12 +246,14 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         self.vision_encoder = self.fusion = self.llm = self.feedback = \
             self.language_projection = self.perception_encoder = \
             self.prompt_generator = None
+        mllm_dir = None if pretrained_mllm is None \
+            else MLLMDirectory(pretrained_mllm)
         use_instruction, instruction_tokenizer, self.instruction_text = \
-            resolve_instruction(pretrained_mllm, use_instruction_in_fusion,
+            resolve_instruction(mllm_dir, use_instruction_in_fusion,
                                 instruction_tokenizer, instruction_text)
         if variant != 'detector_only':
             self._build_mllm(vision_encoder, fusion, llm, generation_cfg,
-                             neck_ch, pretrained_mllm)
+                             neck_ch, mllm_dir)
         self._build_couplings(feedback, perception_encoder, prompt_generator,
                               box_token_targets, neck_ch)
         self._build_region_text(region_text_weight, region_text)
@@ -292,33 +285,33 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         self._sources['detector'] = path
 
     def _build_mllm(self, vision_encoder, fusion, llm, generation_cfg,
-                    neck_ch, pretrained_mllm=None) -> None:
+                    neck_ch, mllm_dir: Optional[MLLMDirectory] = None
+                    ) -> None:
         """Vision encoder, fusion, LLM and the projection between them.
 
-        With ``pretrained_mllm`` the parts' unset sizes come from its
-        config (:func:`fill_from_pretrained`) and the LLM's
-        ``token_layout`` defaults to BLIP-2 / InstructBLIP's
-        ``'visual_first'``.
+        With a pretrained directory the parts' unset sizes come from its
+        config and the LLM's ``token_layout`` defaults to BLIP-2 /
+        InstructBLIP's ``'visual_first'``
+        (:meth:`MLLMDirectory.build_parts`); its weights are loaded
+        (:meth:`MLLMDirectory.load_weights`).
         """
-        if pretrained_mllm is not None:
-            vision_encoder, fusion, llm = fill_from_pretrained(
-                pretrained_mllm, vision_encoder, fusion, llm)
+        if mllm_dir is not None:
+            vision_encoder, fusion, llm = mllm_dir.build_parts(
+                vision_encoder, fusion, llm)
         self.vision_encoder = MODELS.build(vision_encoder)
         self._sources['vision_encoder'] = getattr(self.vision_encoder,
                                                   'source', None)
         self.fusion = MODELS.build(
             fusion_config(fusion, self.vision_encoder.embed_dims,
                           self.use_det_feats_in_fusion, neck_ch))
-        if pretrained_mllm is not None and 'token_layout' not in llm:
-            llm = dict(llm, token_layout='visual_first')
         self.llm = MODELS.build(llm)
         self._sources['llm'] = getattr(self.llm, 'source', None)
         if generation_cfg:
             self.llm.generation_cfg.update(generation_cfg)
         self.language_projection = nn.Linear(self.fusion.hidden_size,
                                              self.llm.hidden_size)
-        if pretrained_mllm is not None:
-            self._load_pretrained_mllm(pretrained_mllm)
+        if mllm_dir is not None:
+            mllm_dir.load_weights(self)
 
     def _build_couplings(self, feedback, perception_encoder,
                          prompt_generator, box_token_targets,
@@ -345,7 +338,7 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
 
     def _build_instruction(self, use_instruction: bool,
                            path: Optional[str]) -> None:
-        self.instruction_tokenizer = load_instruction_tokenizer(
+        self.instruction_tokenizer = MLLMDirectory.instruction_tokenizer(
             path, self.llm, self.fusion) \
             if use_instruction and self.fusion is not None else None
 
@@ -364,17 +357,6 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
         cfg.setdefault('vision_dims', self.vision_encoder.embed_dims)
         cfg.setdefault('text_dims', self.llm.hidden_size)
         return MODELS.build(cfg)
-
-    def _load_pretrained_mllm(self, path: str) -> None:
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f'pretrained_mllm {path!r} not found (a local '
-                'InstructBLIP / BLIP-2 save_pretrained directory)')
-        self._init_only(MLLM_PARTS, 'pretrained_mllm', path,
-                        self._load_mllm_weights)
-
-    def _load_mllm_weights(self, path: str) -> None:
-        self.pretrained_report = load_instructblip(self, path)
 
     def init_weights(self) -> None:
         """Initialise the MR-MLLM parts only.
