@@ -3,7 +3,7 @@ config (:mod:`.config`, the one reader of ``config.json``), loading its
 weights (:mod:`.weights`), exporting one (:mod:`.export`, with its model
 card, :mod:`.card`), and :class:`MLLMDirectory`, the one entry point the
 joint model calls."""
-from .card import model_card
+from .card import card_call, model_card
 from .config import fill_from_pretrained, read_mllm_config
 from .directory import (
                         MLLM_PARTS,
@@ -21,7 +21,7 @@ from .weights import (
 )
 
 __all__ = [
-    'MLLM_PARTS', 'MLLMDirectory', 'fill_from_pretrained',
+    'MLLM_PARTS', 'MLLMDirectory', 'card_call', 'fill_from_pretrained',
     'instructblip_state', 'load_instructblip', 'load_instruction_tokenizer',
     'load_mapped', 'load_qformer', 'model_card', 'read_mllm_config',
     'read_state_dict', 'resolve_instruction', 'save_instructblip',

@@ -1,6 +1,10 @@
 """The model card (``README.md``) of an exported InstructBLIP directory:
 how to call it with ``transformers`` alone so that it reads its input as
-it was trained to."""
+it was trained to; written by :func:`model_card`, read back by
+:func:`card_call`."""
+import ast
+import os.path as osp
+import re
 from typing import Optional
 
 from torch import nn
@@ -147,3 +151,43 @@ directory:
 {_snippet(prompt, reads, new_tokens)}
 ```
 """
+
+
+def card_call(model_dir: str) -> dict:
+    """The prompt format, Q-Former input and answer length the model card
+    of ``model_dir`` shows (what :func:`model_card` wrote).
+
+    Args:
+        model_dir (str): An exported InstructBLIP directory.
+
+    Returns:
+        dict: ``prompt`` (a ``str.format`` string with ``{question}``),
+        ``qformer`` (``'text'``, ``'question'`` or ``'nothing'``) and
+        ``max_new_tokens``.
+
+    Raises:
+        FileNotFoundError: Without a README.md.
+        ValueError: If its snippet has no prompt format.
+    """
+    path = osp.join(model_dir, 'README.md')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no model card (directories '
+                                'exported by this version write one)')
+    with open(path) as f:
+        card = f.read()
+    blocks = card.split('```python\n')
+    code = blocks[1].split('```')[0] if len(blocks) > 1 else ''
+    fmt = re.search(r"^text = ('.*')\.format\(question=question\)$", code,
+                    re.M)
+    tokens = re.search(r'max_new_tokens=(\d+)', code)
+    if fmt is None or tokens is None:
+        raise ValueError(f'{path}: its python snippet shows no prompt '
+                         'format (text = ...format(question=question)) '
+                         'or max_new_tokens')
+    qformer = 'text'
+    if 'qformer_tokenizer(question' in code:
+        qformer = 'question'
+    elif 'zeros_like' in code:
+        qformer = 'nothing'
+    return dict(prompt=ast.literal_eval(fmt.group(1)), qformer=qformer,
+                max_new_tokens=int(tokens.group(1)))
