@@ -20,8 +20,11 @@ from mmmrmllm.utils.part_timer import timed_part
 from .detectors import build_detector_adapter
 from .frozen_state import FrozenStateMixin
 from .instruction import instructed_visual, instruction_texts
-from .mllm_directory import MLLM_PARTS  # noqa: F401 (its old home)
-from .mllm_directory import MLLMDirectory, resolve_instruction
+from .mllm_directory import (
+    MLLM_PARTS,  # noqa: F401 (its old home)
+    MLLMDirectory,
+    resolve_instruction,
+)
 from .perception import PerceptionPromptGenerator
 from .perception_pass import Detections, PerceptionPassMixin, PerceptionState
 from .pretraining.region_text import grounded_regions
@@ -245,12 +248,10 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             self.use_det_feats_in_fusion, self.use_feedback)
         self.vision_encoder = self.fusion = self.llm = self.feedback = \
             self.language_projection = self.perception_encoder = \
-            self.prompt_generator = None
-        mllm_dir = None if pretrained_mllm is None \
-            else MLLMDirectory(pretrained_mllm)
-        use_instruction, instruction_tokenizer, self.instruction_text = \
-            resolve_instruction(mllm_dir, use_instruction_in_fusion,
-                                instruction_tokenizer, instruction_text)
+            self.prompt_generator = self.pretrained_report = None
+        mllm_dir = MLLMDirectory.of(pretrained_mllm)
+        settings = resolve_instruction(mllm_dir, use_instruction_in_fusion,
+                                       instruction_tokenizer, instruction_text)
         if variant != 'detector_only':
             self._build_mllm(vision_encoder, fusion, llm, generation_cfg,
                              neck_ch, mllm_dir)
@@ -258,8 +259,8 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
                               box_token_targets, neck_ch)
         self._build_region_text(region_text_weight, region_text)
         self._label_cache: Dict[tuple, Tensor] = {}
-        self.part_timer = self.load_report = self.pretrained_report = None
-        self._build_instruction(use_instruction, instruction_tokenizer)
+        self.part_timer = self.load_report = None
+        self._build_instruction(*settings)
         self.register_frozen_state_hooks()
 
     # ----------------------------------------------------------- building
@@ -336,8 +337,11 @@ class MRMLLM(PerceptionPassMixin, FrozenStateMixin, BaseModel):
             pg.setdefault('type', PerceptionPromptGenerator)
             self.prompt_generator = MODELS.build(pg)
 
-    def _build_instruction(self, use_instruction: bool,
-                           path: Optional[str]) -> None:
+    def _build_instruction(self, use_instruction: bool, path: Optional[str],
+                           text: str) -> None:
+        """The fusion's instruction tokenizer and text, as
+        :func:`resolve_instruction` settled them."""
+        self.instruction_text = text
         self.instruction_tokenizer = MLLMDirectory.instruction_tokenizer(
             path, self.llm, self.fusion) \
             if use_instruction and self.fusion is not None else None

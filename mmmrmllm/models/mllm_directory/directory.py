@@ -38,6 +38,11 @@ class MLLMDirectory:
         self.path = path
         self._config: Optional[dict] = None
 
+    @classmethod
+    def of(cls, path: Optional[str]) -> Optional['MLLMDirectory']:
+        """The directory at ``path``; None without one."""
+        return None if path is None else cls(path)
+
     @staticmethod
     def read(path: str) -> dict:
         """The parsed ``config.json`` of ``path``
