@@ -2,7 +2,6 @@
 object that reads its config, completes the parts' configs, loads its
 weights, picks the fusion's instruction settings and writes one."""
 import logging
-import os
 import os.path as osp
 from functools import partial
 from typing import Optional, Tuple, Union
@@ -93,7 +92,7 @@ class MLLMDirectory:
         Args:
             model (MRMLLM): Built from :meth:`build_parts`' configs.
         """
-        if not os.path.exists(self.path):
+        if not osp.exists(self.path):
             raise FileNotFoundError(
                 f'pretrained_mllm {self.path!r} not found (a local '
                 'InstructBLIP / BLIP-2 save_pretrained directory)')
