@@ -15,9 +15,14 @@ from .fusion import BaseFusion, SharedQueryFusion
 from .gates import mechanism_gates
 from .language_pretrainer import LanguagePretrainer
 from .llm import LLMHead
+from .mllm_directory import (
+                             MLLMDirectory,
+                             load_instructblip,
+                             load_qformer,
+                             save_instructblip,
+)
 from .mrmllm import MRMLLM
 from .pretraining import RegionTextContrastive
-from .utils import load_instructblip, load_qformer, save_instructblip
 from .vision_encoders import HFVisionEncoder, MMVisionEncoder, VisualTokens
 
 __all__ = [
@@ -28,5 +33,5 @@ __all__ = [
     'BoxTokenEncoder', 'DetectionPromptGenerator', 'PerceptionEncoder',
     'PerceptionPromptGenerator', 'RegionTextContrastive', 'HFVisionEncoder',
     'MMVisionEncoder', 'VisualTokens', 'load_instructblip', 'load_qformer',
-    'save_instructblip'
+    'save_instructblip', 'MLLMDirectory'
 ]

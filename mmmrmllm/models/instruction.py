@@ -14,19 +14,21 @@ its Q-Former's input in the joint stage), or the bare question
 image's instruction-free queries (one per image, before any question is
 known), so detection does not depend on the questions asked.
 """
-import json
-import logging
-import os
-from typing import List, Optional, Sequence, Tuple
+import os.path as osp
+import warnings
+from typing import List, Sequence, Tuple
 
 import torch
-from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmmrmllm.structures import questions_of
 from mmmrmllm.text import IMAGE_TOKEN
 
 INSTRUCTION_TEXTS = ('prompt', 'template', 'question')
+# moved to :mod:`mmmrmllm.models.mllm_directory` (the directory decides the
+# defaults); kept here, with a warning, for one release
+_MOVED = ('resolve_instruction', 'load_instruction_tokenizer',
+          'pretrained_model_type')
 
 
 class InstructionTokenizer:
@@ -82,70 +84,6 @@ class InstructionTokenizer:
             ids[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
             mask[i, :len(r)] = 1
         return ids.to(device), mask.to(device)
-
-
-def pretrained_model_type(path: Optional[str]) -> Optional[str]:
-    """``model_type`` of a ``save_pretrained`` directory's ``config.json``
-    (``'instructblip'``, ``'blip-2'``); None without one."""
-    cfg = os.path.join(path, 'config.json') if path else ''
-    if not os.path.isfile(cfg):
-        return None
-    with open(cfg) as f:
-        return json.load(f).get('model_type')
-
-
-def resolve_instruction(pretrained_mllm: Optional[str],
-                        use: Optional[bool], tokenizer: Optional[str],
-                        text: Optional[str]
-                        ) -> Tuple[bool, Optional[str], str]:
-    """The instruction settings of an MRMLLM, defaults filled in.
-
-    Without ``pretrained_mllm``: off, the LLM's tokenizer, the bare
-    question (the toolkit's own defaults). With an InstructBLIP directory:
-    on, its ``qformer_tokenizer/`` subfolder (the LLM's tokenizer, logged,
-    if it has none), the whole prompt text, as InstructBLIP. A BLIP-2
-    directory (``model_type='blip-2'``: its Q-Former reads no text) leaves
-    the instruction off. Values given explicitly are kept.
-
-    Returns:
-        tuple[bool, str | None, str]: ``use_instruction_in_fusion``,
-        ``instruction_tokenizer`` (None: the LLM's), ``instruction_text``.
-    """
-    if text is not None and text not in INSTRUCTION_TEXTS:
-        raise ValueError(f'instruction_text must be one of '
-                         f'{INSTRUCTION_TEXTS}, got {text!r}')
-    if pretrained_mllm is None:
-        return bool(use), tokenizer, text or 'question'
-    if use is None:
-        use = pretrained_model_type(pretrained_mllm) != 'blip-2'
-    if use and tokenizer is None:
-        sub = os.path.join(pretrained_mllm, 'qformer_tokenizer')
-        if os.path.isdir(sub):
-            tokenizer = sub
-        else:
-            print_log(
-                f'pretrained_mllm {pretrained_mllm!r} has no '
-                "qformer_tokenizer/; the fusion's instructions use the "
-                "LLM's tokenizer (set instruction_tokenizer to choose)",
-                logger='current',
-                level=logging.WARNING)
-    return use, tokenizer, text or 'prompt'
-
-
-def load_instruction_tokenizer(path: Optional[str], llm, fusion: nn.Module
-                               ) -> InstructionTokenizer:
-    """The LLM's tokenizer (``path=None``) or a local one."""
-    if path is None:
-        return InstructionTokenizer(llm.tokenizer, fusion,
-                                    "the LLM's tokenizer")
-    from transformers import AutoTokenizer
-    try:
-        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as err:
-        raise FileNotFoundError(
-            f'instruction_tokenizer {path!r}: not a local tokenizer '
-            f'directory ({type(err).__name__})') from err
-    return InstructionTokenizer(tok, fusion, path)
 
 
 def instruction_texts(which: str, prompts: Sequence, samples: Sequence,
@@ -226,3 +164,27 @@ def instructed_visual(tokenizer: InstructionTokenizer, fusion: nn.Module,
         torch.cat([q, v[q.shape[0]:]], dim=0)
         for q, v in zip(projection(queries), visual)
     ]
+
+
+def __getattr__(name: str):
+    if name not in _MOVED:
+        raise AttributeError(
+            f'module {__name__!r} has no attribute {name!r}')
+    warnings.warn(
+        f'mmmrmllm.models.instruction.{name} is deprecated; use '
+        f'mmmrmllm.models.mllm_directory (MLLMDirectory)',
+        DeprecationWarning, stacklevel=2)
+    if name == 'pretrained_model_type':
+        return _pretrained_model_type
+    from . import mllm_directory
+    return getattr(mllm_directory, name)
+
+
+def _pretrained_model_type(path):
+    """Deprecated: the normalised ``model_type`` of a directory's
+    ``config.json`` (``'instructblip'``, ``'blip_2'``); None without one
+    (see :class:`~mmmrmllm.models.mllm_directory.MLLMDirectory`)."""
+    from .mllm_directory import MLLMDirectory
+    if not path or not osp.isfile(osp.join(path, 'config.json')):
+        return None
+    return MLLMDirectory(path).model_type

@@ -4,10 +4,10 @@ The whole forward pass is here, as named steps (see the class docstring);
 stateless helpers live in :mod:`.perception_pass` (detections and the
 state of a pass), :mod:`.sequence_assembly` (the LLM's sequences),
 :mod:`.detector_setup` / :mod:`.part_configs` (part configs) and
-:mod:`.mrmllm_args` (the constructor's groups); checkpoints of frozen parts in :mod:`.frozen_state`. The design
-is explained in docs/model.md.
+:mod:`.mrmllm_args` (the constructor's groups); an InstructBLIP / BLIP-2
+directory in :mod:`.mllm_directory`; checkpoints of frozen parts in
+:mod:`.frozen_state`. The design is explained in docs/model.md.
 """
-import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -28,13 +28,13 @@ from .detector_setup import (
     neck_widths,
 )
 from .frozen_state import FrozenStateMixin
-from .instruction import (
-    instructed_visual,
-    instruction_texts,
-    load_instruction_tokenizer,
+from .instruction import instructed_visual, instruction_texts
+from .loss_scaling import scaled_losses
+from .mllm_directory import (
+    MLLM_PARTS,  # noqa: F401 (its old home)
+    MLLMDirectory,
     resolve_instruction,
 )
-from .loss_scaling import scaled_losses
 from .mrmllm_args import (
     FLAT_KEYS,
     GROUP_DEFAULTS,
@@ -60,13 +60,8 @@ from .pretraining.region_text import grounded_regions
 from .sample_checks import check_samples
 from .sequence_assembly import assemble_sequences, per_image
 from .soft_answer import soft_answer_loss
-from .utils.pretrained import load_instructblip
-from .utils.pretrained_config import fill_from_pretrained
 
 __all__ = ['MRMLLM', 'Detections', 'PerceptionState']
-
-# the parts an InstructBLIP / BLIP-2 directory provides weights for
-MLLM_PARTS = ('vision_encoder', 'fusion', 'language_projection', 'llm')
 
 
 @MODELS.register_module()
@@ -197,21 +192,19 @@ class MRMLLM(FrozenStateMixin, BaseModel):
             self.use_det_feats_in_fusion, self.use_feedback)
         self.vision_encoder = self.fusion = self.llm = self.feedback = \
             self.language_projection = self.perception_encoder = \
-            self.prompt_generator = None
-        use_instruction, instruction_tokenizer, self.instruction_text = \
-            resolve_instruction(ml['pretrained'],
-                                ml['instruction_in_fusion'],
-                                ml['instruction_tokenizer'],
-                                ml['instruction_text'])
+            self.prompt_generator = self.pretrained_report = None
+        mllm_dir = MLLMDirectory.of(ml['pretrained'])
+        settings = resolve_instruction(mllm_dir, ml['instruction_in_fusion'],
+                                       ml['instruction_tokenizer'],
+                                       ml['instruction_text'])
         if variant != 'detector_only':
-            self._build_mllm(vision_encoder, fusion, llm, neck_ch,
-                             ml['pretrained'])
+            self._build_mllm(vision_encoder, fusion, llm, neck_ch, mllm_dir)
         self._build_couplings(feedback, perception_encoder, prompt_generator,
                               cpl['box_token_targets'], neck_ch)
         self._build_region_text(ls['region_text_weight'], ls['region_text'])
         self._label_cache: Dict[tuple, Tensor] = {}
-        self.part_timer = self.load_report = self.pretrained_report = None
-        self._build_instruction(use_instruction, instruction_tokenizer)
+        self.part_timer = self.load_report = None
+        self._build_instruction(*settings)
         self.register_frozen_state_hooks()
 
     def _set_switches(self, variant: str, cpl: dict, dets: dict,
@@ -256,31 +249,30 @@ class MRMLLM(FrozenStateMixin, BaseModel):
         self._sources['detector'] = path
 
     def _build_mllm(self, vision_encoder, fusion, llm, neck_ch,
-                    pretrained_mllm=None) -> None:
+                    mllm_dir: Optional[MLLMDirectory] = None) -> None:
         """Vision encoder, fusion, LLM and the projection between them.
 
-        With ``pretrained_mllm`` the parts' unset sizes come from its
-        config (:func:`fill_from_pretrained`) and the LLM's
-        ``token_layout`` defaults to BLIP-2 / InstructBLIP's
-        ``'visual_first'``.
+        With a pretrained directory the parts' unset sizes come from its
+        config and the LLM's ``token_layout`` defaults to BLIP-2 /
+        InstructBLIP's ``'visual_first'``
+        (:meth:`MLLMDirectory.build_parts`); its weights are loaded
+        (:meth:`MLLMDirectory.load_weights`).
         """
-        if pretrained_mllm is not None:
-            vision_encoder, fusion, llm = fill_from_pretrained(
-                pretrained_mllm, vision_encoder, fusion, llm)
+        if mllm_dir is not None:
+            vision_encoder, fusion, llm = mllm_dir.build_parts(
+                vision_encoder, fusion, llm)
         self.vision_encoder = MODELS.build(vision_encoder)
         self._sources['vision_encoder'] = getattr(self.vision_encoder,
                                                   'source', None)
         self.fusion = MODELS.build(
             fusion_config(fusion, self.vision_encoder.embed_dims,
                           self.use_det_feats_in_fusion, neck_ch))
-        if pretrained_mllm is not None and 'token_layout' not in llm:
-            llm = dict(llm, token_layout='visual_first')
         self.llm = MODELS.build(llm)
         self._sources['llm'] = getattr(self.llm, 'source', None)
         self.language_projection = nn.Linear(self.fusion.hidden_size,
                                              self.llm.hidden_size)
-        if pretrained_mllm is not None:
-            self._load_pretrained_mllm(pretrained_mllm)
+        if mllm_dir is not None:
+            mllm_dir.load_weights(self)
 
     def _build_couplings(self, feedback, perception_encoder,
                          prompt_generator, box_token_targets,
@@ -305,9 +297,12 @@ class MRMLLM(FrozenStateMixin, BaseModel):
             pg.setdefault('type', DetectionPromptGenerator)
             self.prompt_generator = MODELS.build(pg)
 
-    def _build_instruction(self, use_instruction: bool,
-                           path: Optional[str]) -> None:
-        self.instruction_tokenizer = load_instruction_tokenizer(
+    def _build_instruction(self, use_instruction: bool, path: Optional[str],
+                           text: str) -> None:
+        """The fusion's instruction tokenizer and text, as
+        :func:`resolve_instruction` settled them."""
+        self.instruction_text = text
+        self.instruction_tokenizer = MLLMDirectory.instruction_tokenizer(
             path, self.llm, self.fusion) \
             if use_instruction and self.fusion is not None else None
 
@@ -326,17 +321,6 @@ class MRMLLM(FrozenStateMixin, BaseModel):
         cfg.setdefault('vision_dims', self.vision_encoder.embed_dims)
         cfg.setdefault('text_dims', self.llm.hidden_size)
         return MODELS.build(cfg)
-
-    def _load_pretrained_mllm(self, path: str) -> None:
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f'pretrained_mllm {path!r} not found (a local '
-                'InstructBLIP / BLIP-2 save_pretrained directory)')
-        self._init_only(MLLM_PARTS, 'mllm.pretrained', path,
-                        self._load_mllm_weights)
-
-    def _load_mllm_weights(self, path: str) -> None:
-        self.pretrained_report = load_instructblip(self, path)
 
     def init_weights(self) -> None:
         """Initialise the MR-MLLM parts only.

@@ -152,7 +152,7 @@ def test_main_job_configs_chain_the_stages():
 def test_joint_stage_loads_the_mllm_stage(hf_llm, hf_mllm):
     """The joint model built from the MLLM stage's directory holds its
     vision tower, Q-Former and LLM weights."""
-    from mmmrmllm.models.utils import read_state_dict
+    from mmmrmllm.models.mllm_directory import read_state_dict
     model_cfg = cfg_of(f'mrmllm/{TINY}.py').model
     use_test_weights(model_cfg, hf_llm, hf_mllm)
     model = MODELS.build(model_cfg)

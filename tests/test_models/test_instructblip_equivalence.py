@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmmrmllm.models.mllm_directory import summarize
 from mmmrmllm.registry import MODELS
 from mmmrmllm.structures import MRMLLMDataSample
 
@@ -274,6 +275,10 @@ def test_blip2_equivalence(tmp_path):
     model = build_toolkit(tmp_path, 'blip-2', sizes)
     assert model.llm.token_layout == 'visual_first'
     assert model.instruction_tokenizer is None
+    # the per-part load report the model keeps (pretrained_report)
+    loaded = {k: v[0] for k, v in summarize(model.pretrained_report).items()}
+    assert set(loaded) == {'vision_encoder', 'fusion', 'language_projection',
+                           'llm'} and min(loaded.values()) > 0
     img = image(0)
     ref = reference_logits(hf, processor, img, QUESTION)
     ours = toolkit_logits(model, img, QUESTION)

@@ -103,7 +103,7 @@ def test_prompt_instruction_is_the_text_the_llm_reads(tok, monkeypatch):
     instruction is its whole prompt text, perception text included, the
     string the LLM's tokens come from; the default without a pretrained
     directory stays the bare question."""
-    from mmmrmllm.models.instruction import resolve_instruction
+    from mmmrmllm.models.mllm_directory import resolve_instruction
     assert resolve_instruction(None, None, None, None) == \
         (False, None, 'question')
     model, samples, prompts, seen = instructions_read(tok, monkeypatch,

@@ -47,7 +47,7 @@ def record_of(res):
 
 @pytest.mark.slow
 def test_stage_1c_killed_resumes_to_the_uninterrupted_weights(tmp_path):
-    from mmmrmllm.models.utils import read_state_dict
+    from mmmrmllm.models.mllm_directory import read_state_dict
     llm = tiny_llm(str(tmp_path / 'llm'))
     killed_cache = str(tmp_path / 'killed')
     res = stage(killed_cache, llm, kill_after=3)

@@ -18,11 +18,9 @@ is printed too. Exit status 1 when the card's call is more than
 ``--tolerance`` below or above the toolkit.
 """
 import argparse
-import ast
 import copy
 import json
 import os.path as osp
-import re
 import sys
 import tempfile
 from collections import defaultdict
@@ -33,35 +31,12 @@ sys.path.insert(0, osp.join(ROOT, 'tools'))
 
 
 def card_call(model_dir: str) -> dict:
-    """The prompt format, Q-Former input and answer length the model card
-    of ``model_dir`` shows.
+    """The call the model card of ``model_dir`` shows
+    (:func:`mmmrmllm.models.mllm_directory.card_call`, next to the card's
+    writer)."""
+    from mmmrmllm.models.mllm_directory import card_call as read_card
+    return read_card(model_dir)
 
-    Raises:
-        FileNotFoundError: Without a README.md.
-        ValueError: If its snippet has no prompt format.
-    """
-    path = osp.join(model_dir, 'README.md')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: no model card (directories '
-                                'exported by this version write one)')
-    with open(path) as f:
-        card = f.read()
-    blocks = card.split('```python\n')
-    code = blocks[1].split('```')[0] if len(blocks) > 1 else ''
-    fmt = re.search(r"^text = ('.*')\.format\(question=question\)$", code,
-                    re.M)
-    tokens = re.search(r'max_new_tokens=(\d+)', code)
-    if fmt is None or tokens is None:
-        raise ValueError(f'{path}: its python snippet shows no prompt '
-                         'format (text = ...format(question=question)) '
-                         'or max_new_tokens')
-    qformer = 'text'
-    if 'qformer_tokenizer(question' in code:
-        qformer = 'question'
-    elif 'zeros_like' in code:
-        qformer = 'nothing'
-    return dict(prompt=ast.literal_eval(fmt.group(1)), qformer=qformer,
-                max_new_tokens=int(tokens.group(1)))
 
 
 def toolkit_zero_shot(model_dir: str, data_root: str, split: str,
@@ -175,9 +150,8 @@ def main(argv=None):
     parser.add_argument('--tolerance', type=float, default=0.02)
     parser.add_argument('--out', default=None, help='write the result JSON')
     args = parser.parse_args(argv)
-    if not osp.isfile(osp.join(args.model_dir, 'config.json')):
-        raise FileNotFoundError(f'{args.model_dir}: not an exported '
-                                'InstructBLIP directory (no config.json)')
+    from mmmrmllm.models.mllm_directory import read_mllm_config
+    read_mllm_config(args.model_dir, what='model_dir')
     if not osp.isdir(args.data_root):
         raise FileNotFoundError(f'--data-root {args.data_root}: missing '
                                 '(`make demo` generates it)')
