@@ -474,9 +474,9 @@ def print_summary(summary: dict) -> bool:
 
 
 def probe(model, cfg: Config, **sizes) -> dict:
-    """The knowledge probe (``mmmrmllm.apis.knowledge_probe``) at the
+    """The knowledge probe (``mmmrmllm.analysis.knowledge_probe``) at the
     config's view sizes (``sizes``: its image counts)."""
-    from mmmrmllm.apis import knowledge_probe
+    from mmmrmllm.analysis import knowledge_probe
     start = time.perf_counter()
     scales = {t['type'].__name__ if isinstance(t['type'], type) else
               t['type']: t['scale'] for t in cfg.test_pipeline
