@@ -1,5 +1,5 @@
-"""Moved to :mod:`mmmrmllm.analysis.knowledge_probe`; this path warns and will be
-removed in the next release."""
+"""Moved to :mod:`mmmrmllm.analysis.knowledge_probe`; this old path
+warns and will be removed in the next release."""
 import sys
 
 from ._moved import MovedModule
