@@ -6,12 +6,14 @@ resolve, with a ``DeprecationWarning``, through ``__getattr__``.
 """
 from ._moved import __getattr__  # noqa: F401 - the old analysis names
 from .inferencer import (
+                         BatchPrediction,
                          ImageSession,
-                         InputError,
                          MRMLLMInferencer,
-                         infer_pipeline,
+                         format_detections,
 )
+from .inputs import InputError, check_questions, infer_pipeline
 
 __all__ = [
-    'ImageSession', 'InputError', 'MRMLLMInferencer', 'infer_pipeline'
+    'BatchPrediction', 'ImageSession', 'InputError', 'MRMLLMInferencer',
+    'check_questions', 'format_detections', 'infer_pipeline'
 ]
