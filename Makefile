@@ -14,8 +14,10 @@ setup:
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# `make demo DEMO_ARGS=--strict`: a missed target is the exit status (CI)
+DEMO_ARGS ?=
 demo: setup
-	$(PY) tools/demo.py
+	$(PY) tools/demo.py $(DEMO_ARGS)
 
 test: lint
 	$(PY) -m pytest tests -q -ra --durations=15

@@ -35,7 +35,9 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'projects')),
     include_package_data=True,
-    python_requires='>=3.9',
+    # torch 2.14.1 and torchvision 0.29.1 (requirements/build.txt) need
+    # 3.10; developed and tested on 3.11
+    python_requires='>=3.10',
     license='Apache License 2.0',
     install_requires=parse_requirements('runtime.txt') +
     parse_requirements('mmcv.txt'),

@@ -62,3 +62,49 @@ def test_quadrants_and_corpus_template_come_from_one_definition():
     assert text_sequence_template().format(
         perception='P. ', question='Q?', answer='A') == \
         'P. Question: Q? Answer: A'
+
+
+# The package's layers, lowest first: a module imports, at module level,
+# only its own subpackage and those of lower layers (an import inside a
+# function, e.g. ``register_all_modules``, is not bound by this).
+LAYERS = (('version', 'registry'), ('utils', ), ('structures', 'text'),
+          ('datasets', 'evaluation', 'visualization'), ('models', ),
+          ('engine', ), ('apis', ), ('analysis', ))
+
+
+def module_level_imports(path, package):
+    """The ``mmmrmllm`` modules that a file imports at module level."""
+    import ast
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parent = package.rsplit('.', node.level - 1)[0]
+                base = f'{parent}.{base}' if base else parent
+            yield base
+
+
+def test_no_package_imports_a_higher_layer():
+    import glob
+    level = {name: i for i, names in enumerate(LAYERS) for name in names}
+    pkg_dir = osp.join(ROOT, 'mmmrmllm')
+    subpackages = {osp.splitext(osp.basename(p.rstrip('/')))[0]
+                   for p in glob.glob(osp.join(pkg_dir, '*'))
+                   if not p.endswith(('__init__.py', '__pycache__'))}
+    # every subpackage has its place (configs holds no library code)
+    assert subpackages - {'configs'} == set(level), sorted(subpackages)
+    for path in glob.glob(osp.join(pkg_dir, '**', '*.py'), recursive=True):
+        rel = osp.relpath(path, ROOT)[:-3].split(osp.sep)
+        if rel[1] in ('configs', '__init__'):
+            continue
+        package = '.'.join(rel if rel[-1] == '__init__' else rel[:-1])
+        package = package.replace('.__init__', '')
+        for name in module_level_imports(path, package):
+            parts = name.split('.')
+            if parts[0] != 'mmmrmllm' or len(parts) < 2 or \
+                    parts[1] == rel[1]:
+                continue
+            assert level[parts[1]] < level[rel[1]], \
+                f'{"/".join(rel)}.py imports {name}: a higher layer'

@@ -4,37 +4,29 @@ Mirrors mmdet's ``tools/test.py``; the metrics come from the config's
 ``test_evaluator``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmmrmllm.registry import RUNNERS  # noqa: E402
-from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import check_checkpoint_matches  # noqa: E402
-from mmmrmllm.utils.compat import finish_distributed, setup_cpu_distributed  # noqa: E402
-from mmmrmllm.utils.config import (  # noqa: E402
-    ConfigError,
-    check_config,
-    for_inference,
-    load_config,
+from mmmrmllm.utils.config import ConfigError, for_inference  # noqa: E402
+from mmmrmllm.utils.runner_setup import (  # noqa: E402
+    add_runner_args,
+    load_runner_config,
+    parse_runner_args,
+    run_with_runner,
 )
-from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) an MR-MLLM model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir',
-        help='the directory to save the file containing evaluation metrics')
     parser.add_argument(
         '--out',
         type=str,
@@ -48,22 +40,11 @@ def parse_args():
         help="evaluate the config's `<SPLIT>_dataset` with its "
         '`<SPLIT>_evaluator` instead of its test set (e.g. corner, '
         'val_phrasing on CornerShapes)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(
+        parser,
+        work_dir_help='the directory to save the file containing evaluation '
+        'metrics')
+    return parse_runner_args(parser, argv)
 
 
 def use_split(cfg: Config, split: str) -> None:
@@ -84,16 +65,7 @@ def use_split(cfg: Config, split: str) -> None:
 def build_config(args) -> Config:
     if not osp.isfile(args.checkpoint):
         raise ConfigError(f'checkpoint not found: {args.checkpoint}')
-    cfg = load_config(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        check_config(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
     if args.split is not None:
         use_split(cfg, args.split)
@@ -126,29 +98,15 @@ def build_config(args) -> Config:
     return cfg
 
 
+def check_checkpoint(runner, cfg) -> None:
+    """Refuse a checkpoint of another model: MMEngine only warns about keys
+    that do not fit, and would test random weights."""
+    if isinstance(runner.model, torch.nn.Module):
+        check_checkpoint_matches(runner.model, cfg.load_from)
+
+
 def main():
-    args = parse_args()
-    register_all_modules(init_default_scope=False)
-
-    def build():
-        cfg = build_config(args)
-        setup_cpu_distributed(cfg, args.launcher)
-        if 'runner_type' in cfg:
-            # e.g. FlexibleRunner with an FSDP / DeepSpeed strategy
-            runner = RUNNERS.build(cfg)
-        else:
-            runner = Runner.from_cfg(cfg)
-        if isinstance(runner.model, torch.nn.Module):
-            # MMEngine only warns about keys that do not fit: refuse a
-            # checkpoint of another model instead of testing random weights
-            check_checkpoint_matches(runner.model, args.checkpoint)
-        return runner
-
-    # a wrong config value, a checkpoint of another model, a bad record
-    # met inside the loop, ...: one ``error:`` line
-    runner = exit_on_user_error(build)
-    exit_on_user_error(runner.test)
-    finish_distributed()
+    run_with_runner(parse_args(), build_config, check_checkpoint, 'test')
 
 
 if __name__ == '__main__':

@@ -3,32 +3,31 @@
 Mirrors mmdet's ``tools/train.py``: all behaviour lives in the config.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmmrmllm.registry import RUNNERS  # noqa: E402
-from mmmrmllm.utils import register_all_modules  # noqa: E402
 from mmmrmllm.utils.checkpoint import (  # noqa: E402
     CheckpointMismatchError,
     check_checkpoint_matches,
     read_checkpoint,
 )
-from mmmrmllm.utils.compat import finish_distributed, setup_cpu_distributed  # noqa: E402
-from mmmrmllm.utils.config import ConfigError, check_config, load_config  # noqa: E402
-from mmmrmllm.utils.errors import exit_on_user_error  # noqa: E402
+from mmmrmllm.utils.config import ConfigError  # noqa: E402
+from mmmrmllm.utils.runner_setup import (  # noqa: E402
+    add_runner_args,
+    load_runner_config,
+    parse_runner_args,
+    run_with_runner,
+)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train an MR-MLLM model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -46,36 +45,13 @@ def parse_args():
         help='If specify checkpoint path, resume from it, while if not '
         'specify, try to auto resume from the latest checkpoint '
         'in the work directory.')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser,
+                    work_dir_help='the dir to save logs and models')
+    return parse_runner_args(parser, argv)
 
 
 def build_config(args) -> Config:
-    cfg = load_config(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        check_config(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args)
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -139,25 +115,7 @@ def check_start_weights(runner, cfg) -> None:
 
 
 def main():
-    args = parse_args()
-    register_all_modules(init_default_scope=False)
-
-    def build():
-        cfg = build_config(args)
-        setup_cpu_distributed(cfg, args.launcher)
-        if 'runner_type' in cfg:
-            # e.g. FlexibleRunner with an FSDP / DeepSpeed strategy
-            runner = RUNNERS.build(cfg)
-        else:
-            runner = Runner.from_cfg(cfg)
-        check_start_weights(runner, cfg)
-        return runner
-
-    # a wrong config value, a missing weights directory, a bad record met
-    # inside the loop, ...: one ``error:`` line
-    runner = exit_on_user_error(build)
-    exit_on_user_error(runner.train)
-    finish_distributed()
+    run_with_runner(parse_args(), build_config, check_start_weights, 'train')
 
 
 if __name__ == '__main__':

@@ -1,17 +1,20 @@
-"""Interactive inference: perceive an image once, then answer questions.
-
-Used by ``tools/webui.py`` (and usable from a notebook)::
+"""Inference from a config and a checkpoint: perceive an image once, then
+answer questions (``tools/webui.py``, a notebook), or a batch of images
+with the same questions (``tools/infer.py``)::
 
     inferencer = MRMLLMInferencer('configs/....py', 'work_dirs/.../iter.pth')
     session = inferencer.perceive('image.png')   # detector + vision once
     inferencer.ask(session, 'How many circles are there?')
     picture = inferencer.draw(session, score_thr=0.3)
+    batch = inferencer.predict_batch(['a.png', 'b.png'], ['Is there a '
+                                                          'square?'])
 """
 import copy
 import os
 import os.path as osp
+import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -23,29 +26,45 @@ from mmengine.structures import InstanceData
 from mmmrmllm.registry import MODELS, VISUALIZERS
 from mmmrmllm.utils import register_all_modules
 from mmmrmllm.utils.checkpoint import load_matching_checkpoint
-from mmmrmllm.utils.config import for_inference, load_config
-from mmmrmllm.utils.errors import UserError
+from mmmrmllm.utils.config import check_config, for_inference, load_config
 from mmmrmllm.utils.part_timer import PartTimer
 
-
-class InputError(UserError):
-    """A problem with what the user gave (image, question): its message is
-    meant to be shown as it is."""
+from .inputs import InputError, check_questions, infer_pipeline
 
 
-def infer_pipeline(cfg: Config) -> list:
-    """The test pipeline of ``cfg`` without annotation loading."""
-    dataset = cfg.test_dataloader.dataset
-    while 'pipeline' not in dataset and 'dataset' in dataset:
-        dataset = dataset.dataset
-    pipeline = cfg.get('infer_pipeline', None) or dataset.pipeline
-    steps = []
-    for step in pipeline:
-        name = step['type'] if isinstance(step['type'], str) else \
-            step['type'].__name__
-        if 'LoadAnnotations' not in name:
-            steps.append(step)
-    return steps
+def format_detections(pred, classes: Sequence[str], score_thr: float,
+                      ndigits: int = 3,
+                      unknown_label: Callable = str) -> List[dict]:
+    """``label``, ``score`` and ``bbox`` of the detections above
+    ``score_thr``; a label without a class name is ``unknown_label(id)``."""
+    keep = pred.scores >= score_thr
+    return [
+        dict(label=classes[int(label)] if int(label) < len(classes) else
+             unknown_label(int(label)),
+             score=round(float(score), ndigits),
+             bbox=[round(float(v), 1) for v in box])
+        for box, label, score in zip(pred.bboxes[keep], pred.labels[keep],
+                                     pred.scores[keep])
+    ]
+
+
+@dataclass
+class BatchPrediction:
+    """Predictions for a batch of images (:meth:`predict_batch`).
+
+    Attributes:
+        questions (list[str]): Asked of every image.
+        samples (list[tuple]): ``(path, predicted data sample)`` of each
+            readable image, in input order.
+        skipped (list[tuple[str, str]]): ``(path, reason)`` of the others.
+        timer (PartTimer): Seconds, calls and images per model part.
+        seconds (float): Wall time of the model's pass.
+    """
+    questions: List[str]
+    samples: List[Tuple[str, object]]
+    skipped: List[Tuple[str, str]]
+    timer: PartTimer
+    seconds: float = 0.0
 
 
 @dataclass
@@ -68,15 +87,19 @@ class ImageSession:
 
 
 class MRMLLMInferencer:
-    """A model built from a config and checkpoint, for one image at a time.
+    """A model built from a config and checkpoint: one image at a time
+    (:meth:`perceive`, :meth:`ask`) or a batch (:meth:`predict_batch`).
 
     Args:
         config (str | Config): Config file or object.
         checkpoint (str): Checkpoint file (must match the model).
-        device (str): Torch device.
-        cfg_options (dict, optional): Config overrides.
-        max_pixels (int): Largest image accepted (width x height).
-        max_question_chars (int): Longest question accepted.
+        device (str): Torch device. Defaults to 'cpu'.
+        cfg_options (dict, optional): Config overrides; an unknown key is
+            a ``ConfigError``. Defaults to None.
+        max_pixels (int): Largest image :meth:`perceive` accepts (width x
+            height). Defaults to 4096 * 4096.
+        max_question_chars (int): Longest question :meth:`ask` accepts.
+            Defaults to 500.
     """
 
     def __init__(self,
@@ -86,14 +109,15 @@ class MRMLLMInferencer:
                  cfg_options: Optional[dict] = None,
                  max_pixels: int = 4096 * 4096,
                  max_question_chars: int = 500) -> None:
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
         register_all_modules(init_default_scope=False)
         cfg = config if isinstance(config, Config) else \
             load_config(config)
         if cfg_options:
+            check_config(cfg, cfg_options)  # an unknown key is an error
             cfg.merge_from_dict(cfg_options)
         init_default_scope(cfg.get('default_scope', 'mmmrmllm'))
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
         # the checkpoint holds the weights: init-only inputs only if needed
         self.cfg = for_inference(cfg)
         self.model = MODELS.build(cfg.model)
@@ -165,17 +189,7 @@ class MRMLLMInferencer:
         pred = session.sample.get('pred_instances', None)
         if pred is None:
             return []
-        keep = pred.scores >= score_thr
-        out = []
-        for box, label, score in zip(pred.bboxes[keep], pred.labels[keep],
-                                     pred.scores[keep]):
-            label = int(label)
-            out.append(
-                dict(label=self.classes[label]
-                     if label < len(self.classes) else str(label),
-                     score=round(float(score), 3),
-                     bbox=[round(float(v), 1) for v in box]))
-        return out
+        return format_detections(pred, self.classes, score_thr)
 
     def draw(self, session: ImageSession, score_thr: float,
              min_side: int = 0) -> np.ndarray:
@@ -245,3 +259,71 @@ class MRMLLMInferencer:
                 f'of {self.model.llm.max_length} tokens; ask a shorter one.')
         return dict(answer=answers[0][0], prompt=prompts[0][0],
                     timings=dict(timer.seconds))
+
+    # --------------------------------------------------------------- batch
+    def _pack(self, path: str, img_id: int, questions: List[str]):
+        """The test pipeline's sample of one image, or :class:`InputError`
+        saying why it cannot be read."""
+        if not osp.isfile(path):
+            raise InputError('image not found')
+        if osp.getsize(path) == 0:
+            raise InputError('empty file (0 bytes)')
+        try:
+            return self.pipeline(
+                dict(img_path=path, img_id=img_id, questions=questions,
+                     gt_answers=[[] for _ in questions],
+                     question_types=['' for _ in questions],
+                     question_ids=list(range(len(questions))),
+                     has_det_ann=not questions))
+        except Exception as err:  # truncated, not an image, ...
+            reason = ' '.join(str(err).split())[:200]
+            raise InputError('cannot read the image: '
+                             f'{type(err).__name__}: {reason}') from err
+
+    def predict_batch(self, paths: Sequence[str],
+                      questions: Sequence[str] = ()) -> BatchPrediction:
+        """Detect and answer ``questions`` on every image of ``paths`` in
+        one batch (perception once per image, whatever the number of
+        questions); an image that cannot be read is skipped."""
+        questions = list(questions)
+        check_questions(questions)
+        loaded, skipped = [], []
+        for i, path in enumerate(paths):
+            try:
+                loaded.append((path, self._pack(path, i, questions)))
+            except InputError as err:
+                skipped.append((path, str(err)))
+        batch = BatchPrediction(questions, [], skipped, PartTimer())
+        if loaded:
+            start = time.perf_counter()
+            with torch.no_grad(), batch.timer.attach(self.model):
+                outputs = self.model.test_step(
+                    pseudo_collate([packed for _, packed in loaded]))
+            batch.seconds = time.perf_counter() - start
+            batch.samples = [(path, sample) for (path, _), sample in zip(
+                loaded, outputs)]
+        return batch
+
+    def record(self, batch: BatchPrediction, path: str, sample,
+               score_thr: float) -> dict:
+        """One image of a batch as ``image``, ``detections`` (label,
+        score, bbox; labels without a class name as ids) and ``answers``
+        (question, answer)."""
+        answers = list(sample.get('pred_answers', None) or [])
+        return dict(
+            image=path,
+            detections=format_detections(sample.pred_instances, self.classes,
+                                         score_thr, ndigits=4,
+                                         unknown_label=int),
+            answers=[dict(question=q, answer=a)
+                     for q, a in zip(batch.questions, answers)])
+
+    def save_drawing(self, path: str, sample, out_file: str,
+                     score_thr: float) -> None:
+        """Write the image of ``path`` with ``sample``'s detections above
+        ``score_thr`` drawn to ``out_file``."""
+        import mmcv
+        image = mmcv.imread(path, channel_order='rgb')
+        self.visualizer.add_datasample(
+            osp.basename(path), image, sample, draw_gt=False,
+            pred_score_thr=score_thr, out_file=out_file)

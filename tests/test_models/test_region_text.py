@@ -12,7 +12,7 @@ from tiny_models import (
     preprocess,
 )
 
-from mmmrmllm.apis.knowledge_probe import LinearProbe, pool_boxes
+from mmmrmllm.analysis.knowledge_probe import LinearProbe, pool_boxes
 from mmmrmllm.datasets.cornershapes import CLASSES, generate_image
 from mmmrmllm.datasets.cornershapes.stream_dataset import (
     CornerShapesImageTextStream,

@@ -395,3 +395,31 @@ def test_test_tool_split_option():
     with pytest.raises(ConfigError, match=r"no `val_phrase_dataset`; its "
                        r"splits: \['corner', 'val', 'val_phrasing'\]"):
         tool.use_split(cfg, 'val_phrase')
+
+
+def test_corner_is_one_flag_on_the_joint_config(tmp_path):
+    """``--split corner`` on the joint config of ``make demo`` sets what the
+    three ``--cfg-options`` (dataset annotations, questions, the COCO
+    metric's annotations) once did."""
+    import importlib.util
+
+    from mmengine.config import Config
+    spec = importlib.util.spec_from_file_location('test_tool_corner', TEST)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    joint = osp.join(ROOT, 'configs', 'mrmllm',
+                     'mrmllm_dino_r18_llama_4l_1xb8_250i_cornershapes.py')
+    ckpt = tmp_path / 'iter_250.pth'
+    ckpt.write_bytes(b'')
+    cfg = tool.build_config(tool.parse_args([joint, str(ckpt), '--split',
+                                             'corner']))
+    old = Config.fromfile(joint)
+    old.merge_from_dict({
+        'test_dataloader.dataset.ann_file': 'annotations/corner.json',
+        'test_dataloader.dataset.question_file': 'questions/corner.json',
+        'test_evaluator.metrics.0.ann_file':
+        'data/cornershapes/annotations/corner.json'})
+    assert cfg.test_dataloader.dataset == old.test_dataloader.dataset
+    assert cfg.test_evaluator == old.test_evaluator
+    assert cfg.test_evaluator.metrics[0].ann_file == \
+        'data/cornershapes/annotations/corner.json'

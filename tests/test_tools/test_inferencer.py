@@ -129,3 +129,49 @@ def test_core_package_does_not_import_gradio():
     res = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_batch_of_images_as_tools_infer_runs_it(make, workspace,  # noqa
+                                                tmp_path):
+    """``predict_batch``: the answers ``ask`` gives, unreadable images
+    skipped with their reason, records as ``results.json`` holds them."""
+    inf = make()
+    qs = ['How many circles are there?', 'Is there a square?']
+    empty = tmp_path / 'empty.png'
+    empty.write_bytes(b'')
+    paths = [image(workspace, 0), str(empty), str(tmp_path / 'no.png'),
+             image(workspace, 1)]
+    batch = inf.predict_batch(paths, qs)
+    assert [p for p, _ in batch.samples] == [paths[0], paths[3]]
+    assert batch.skipped == [(paths[1], 'empty file (0 bytes)'),
+                             (paths[2], 'image not found')]
+    assert batch.timer.calls['detector.extract'] == 1
+    assert batch.timer.images['detector.extract'] == 2
+    session = inf.perceive(paths[0])
+    record = inf.record(batch, *batch.samples[0], 0.0)
+    assert record['image'] == paths[0]
+    assert [a['question'] for a in record['answers']] == qs
+    assert [a['answer'] for a in record['answers']] == [
+        inf.ask(session, q)['answer'] for q in qs]
+    assert record['detections'] and all(
+        d['label'] in ('circle', 'square', 'triangle') and
+        len(d['bbox']) == 4 for d in record['detections'])
+    out = tmp_path / 'drawn.jpg'
+    inf.save_drawing(paths[0], batch.samples[0][1], str(out), 0.3)
+    assert out.stat().st_size > 0
+    with pytest.raises(InputError, match='question 2 is empty'):
+        inf.predict_batch(paths, ['Is there a square?', ' '])
+    with pytest.raises(ValueError, match='unknown config key'):
+        MRMLLMInferencer(TINY, str(workspace / 'joint.pth'),
+                         cfg_options={'model.no_such_key': 1})
+
+
+def test_infer_tool_builds_through_the_inferencer():
+    import ast
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'tools', 'infer.py')
+    names = {a.name for node in ast.walk(ast.parse(open(path).read()))
+             if isinstance(node, ast.ImportFrom) for a in node.names}
+    assert 'MRMLLMInferencer' in names
+    assert not names & {'MODELS', 'load_matching_checkpoint', 'Compose',
+                        'VISUALIZERS', 'load_config', 'for_inference'}

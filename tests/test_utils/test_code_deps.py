@@ -19,8 +19,8 @@ STAGES = dict(
 NOT_RUN = ('mmmrmllm/apis/inferencer.py', 'mmmrmllm/datasets/pope.py',
            'mmmrmllm/evaluation/functional/pope.py',
            'mmmrmllm/evaluation/metrics/pope_metric.py',
-           'mmmrmllm/apis/counterfactual.py',
-           'mmmrmllm/apis/knowledge_probe.py',
+           'mmmrmllm/analysis/counterfactual.py',
+           'mmmrmllm/analysis/knowledge_probe.py',
            'mmmrmllm/utils/stages.py')
 
 

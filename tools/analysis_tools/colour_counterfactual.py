@@ -17,8 +17,8 @@ import sys
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from mmmrmllm.analysis import recolour_counterfactual  # noqa: E402
 from mmmrmllm.apis import MRMLLMInferencer  # noqa: E402
-from mmmrmllm.apis.counterfactual import recolour_counterfactual  # noqa
 
 
 def main():

@@ -21,7 +21,8 @@ sys.path.insert(0, ROOT)
 
 from mmengine.config import DictAction  # noqa: E402
 
-from mmmrmllm.apis import MRMLLMInferencer, knowledge_probe  # noqa: E402
+from mmmrmllm.analysis import knowledge_probe  # noqa: E402
+from mmmrmllm.apis import MRMLLMInferencer  # noqa: E402
 
 COLUMNS = ('corner', 'corner_looks', 'val', 'train')
 

@@ -33,7 +33,7 @@ def box_pool_weights(boxes: Tensor, grid: Tuple[int, int],
     Every cell a box touches (``floor(x1 * sx)`` to ``ceil(x2 * sx)``,
     clipped to the grid, at least one cell) gets an equal share: the
     pooling of the knowledge probe
-    (:func:`mmmrmllm.apis.knowledge_probe.pool_boxes`), as a matrix so
+    (:func:`mmmrmllm.analysis.knowledge_probe.pool_boxes`), as a matrix so
     that it is one differentiable product with the tokens.
 
     Args:

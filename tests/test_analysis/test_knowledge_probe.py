@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmmrmllm.apis.knowledge_probe import (
+from mmmrmllm.analysis.knowledge_probe import (
     LinearProbe,
     knowledge_probe,
     object_features,

@@ -3,7 +3,7 @@ again; the counts say whether the answers followed the paint."""
 import numpy as np
 from PIL import Image
 
-from mmmrmllm.apis.counterfactual import (
+from mmmrmllm.analysis.counterfactual import (
     COMMON_COLOURS,
     colour_question,
     recolour_counterfactual,
