@@ -68,7 +68,8 @@ __all__ = ['MRMLLM', 'Detections', 'PerceptionState']
 class MRMLLM(FrozenStateMixin, BaseModel):
     """MR-MLLM: a detector and a multimodal LLM that reinforce each other.
 
-    The forward pass as named steps (1-6 in :meth:`_perceive`)::
+    The forward pass as named steps (1-6 in :meth:`_perceive`, 7 in
+    :meth:`_lm_sequences`)::
 
         inputs['det']                       inputs['enc']
               |                                   |

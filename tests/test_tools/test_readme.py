@@ -155,6 +155,24 @@ def test_readme_commands_after_make_demo(tmp_path):
                              r'wrong type', out, re.M), out[-2000:]
     assert seen == {'webui.py', 'infer.py', 'test.py', 'benchmark.py',
                     'phrasing_agreement.py'}
+    # the notebook snippet of the same section
+    code = readme_python()
+    for old, new in swaps:
+        code = code.replace(old, new)
+    res = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path),
+                         env=dict(ENV, PYTHONPATH=ROOT), capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, code + '\n' + res.stderr[-4000:]
+    lines = res.stdout.strip().splitlines()
+    assert lines[-2].startswith('[') and lines[-1].strip(), res.stdout
+
+
+def readme_python(section: str = SECTION) -> str:
+    """The first ``python`` block after ``section`` of the README."""
+    with open(README) as f:
+        text = f.read()
+    start = text.index(section)
+    return re.search(r'```python\n(.*?)```', text[start:], re.S).group(1)
 
 
 def readme_questions() -> tuple:
